@@ -1,0 +1,1 @@
+"""Shared data pieces: benchmarks (registry, loaders, gold answers)."""

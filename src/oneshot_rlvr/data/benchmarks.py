@@ -1,0 +1,155 @@
+"""Benchmark registry: where each benchmark's question and gold answer live in its rows.
+
+Local layout (as ``../shared/data/benchmarks``): ``DATA_DIR/NAME/test.jsonl`` (or ``test.parquet``).
+Gold answers, per benchmark (fields as in the Qwen2.5-Math evaluation suite):
+
+| name | question | gold answer |
+|---|---|---|
+| math500 | problem | answer |
+| aime24, aime25, amc23 | problem | answer (amc23 stores floats such as 27.0) |
+| minerva_math | problem | the last \\boxed{...} inside solution |
+| olympiadbench | question | the first element of final_answer (a list, or a string holding one) |
+| gsm8k | question | the number after "####" (commas removed) |
+| svamp | Body + " " + Question | Answer |
+| asdiv | body + " " + question | answer without its unit: "9 (apples)" → "9" |
+| mawps | input | target |
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..grading.extract import last_boxed
+
+PAPER_SIX = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark row: ``id`` (stable within the benchmark), ``question``, gold ``answer``, ``meta``."""
+
+    benchmark: str
+    id: str
+    question: str
+    answer: str
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+class BenchmarkError(ValueError):
+    """A benchmark file that cannot be read (the message says which file and how to fix it)."""
+
+
+def _number_text(value) -> str:
+    """27.0 → "27", 0.5 → "0.5"; strings pass through."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _gsm8k_answer(row: dict) -> str:
+    return row["answer"].split("####")[-1].strip().replace(",", "")
+
+
+def _asdiv_answer(row: dict) -> str:
+    return re.sub(r"\s*\([^()]*\)\s*$", "", str(row["answer"])).strip()
+
+
+def _olympiad_answer(row: dict) -> str:
+    answers = row["final_answer"]
+    if isinstance(answers, str):
+        try:
+            answers = ast.literal_eval(answers)  # gold data, a literal only; never model output
+        except (ValueError, SyntaxError):
+            answers = [answers]
+    if not isinstance(answers, (list, tuple)):
+        answers = [answers]
+    return str(answers[0]).strip() if len(answers) else ""
+
+
+def _minerva_answer(row: dict) -> str:
+    boxed = last_boxed(row["solution"])
+    return boxed.strip() if boxed is not None else ""
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """How to read one benchmark: question and gold answer from a row, and its Hub id."""
+
+    name: str
+    question: Callable[[dict], str]
+    answer: Callable[[dict], str]
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_split: str = "test"
+
+
+def _field(name: str) -> Callable[[dict], str]:
+    return lambda row: _number_text(row[name])
+
+
+BENCHMARKS: dict[str, BenchmarkSpec] = {
+    spec.name: spec
+    for spec in [
+        BenchmarkSpec("math500", _field("problem"), _field("answer"), "HuggingFaceH4/MATH-500"),
+        BenchmarkSpec("aime24", _field("problem"), _field("answer"), "HuggingFaceH4/aime_2024", None, "train"),
+        BenchmarkSpec("aime25", _field("problem"), _field("answer"), "math-ai/aime25"),
+        BenchmarkSpec("amc23", _field("problem"), _field("answer"), "math-ai/amc23"),
+        BenchmarkSpec("minerva_math", _field("problem"), _minerva_answer, "math-ai/minervamath"),
+        BenchmarkSpec("olympiadbench", _field("question"), _olympiad_answer, "math-ai/olympiadbench"),
+        BenchmarkSpec("gsm8k", _field("question"), _gsm8k_answer, "openai/gsm8k", "main"),
+        BenchmarkSpec("svamp", lambda r: f"{r['Body'].strip()} {r['Question'].strip()}", _field("Answer")),
+        BenchmarkSpec("asdiv", lambda r: f"{r['body'].strip()} {r['question'].strip()}", _asdiv_answer),
+        BenchmarkSpec("mawps", _field("input"), _field("target")),
+    ]
+}
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as error:
+            raise BenchmarkError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from error
+        return pq.read_table(path).to_pylist()
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise BenchmarkError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})")
+    return rows
+
+
+def benchmark_file(name: str, data_dir: str | Path) -> Path:
+    folder = Path(data_dir) / name
+    for candidate in ("test.jsonl", "test.parquet"):
+        if (folder / candidate).is_file():
+            return folder / candidate
+    raise BenchmarkError(f"{folder}: no test.jsonl or test.parquet; point --data-dir at a folder laid out "
+                         f"as NAME/test.jsonl")
+
+
+def load_benchmark(name: str, data_dir: str | Path) -> list[Problem]:
+    """All problems of benchmark ``name`` from ``data_dir/NAME/test.{jsonl,parquet}``, in file order."""
+    if name not in BENCHMARKS:
+        raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    spec = BENCHMARKS[name]
+    path = benchmark_file(name, data_dir)
+    problems = []
+    for index, row in enumerate(_read_rows(path)):
+        try:
+            question, answer = spec.question(row), spec.answer(row)
+        except (KeyError, TypeError) as error:
+            raise BenchmarkError(f"{path}: row {index + 1} lacks the field {error} that {name} needs")
+        row_id = row.get("unique_id", row.get("id", row.get("idx", index)))
+        meta = {k: row[k] for k in ("subject", "level", "type", "subfield") if k in row}
+        problems.append(Problem(name, str(row_id), question, answer, meta))
+    return problems
