@@ -43,7 +43,7 @@ _FRACTION = re.compile(rf"^(?P<sign>-?)(?P<whole>\d+)?\\frac\{{(?P<num>{_PLAIN})
 _SLASH = re.compile(rf"^(?P<num>{_PLAIN})/(?P<den>{_PLAIN})$")
 _POWER_OF_TEN = re.compile(r"^10\^\{?(?P<exp>[-+]?\d+)\}?$")
 _FUNCTION_WORDS = re.compile(
-    r"\\[a-zA-Z]+|arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp|lim|max|min|"
+    r"\\(?:begin|end|operatorname)\{\w+\*?\}|\\[a-zA-Z]+|arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp|lim|max|min|"
     r"gcd|lcm|det|mod|sqrt|frac|infty|pi"
 )
 _WORD = re.compile(r"[a-zA-Z]{3,}")

@@ -7,6 +7,7 @@ two other surface forms, and wrong against a perturbed value) and by ``benchmark
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 _DIGIT = re.compile(r"\d")
 
@@ -32,13 +33,33 @@ def restyled(gold: str) -> str:
     return text
 
 
+def rewritten_value(gold: str) -> str | None:
+    """A numeric gold written another way (27 → \\frac{54}{2}, 0.25 → \\frac{1}{4}, \\frac{a}{b} → a/b)."""
+    text = _plain(gold)
+    if re.fullmatch(r"-?\d+", text):
+        return f"\\frac{{{2 * int(text)}}}{{2}}"
+    if re.fullmatch(r"-?\d*\.\d+", text):
+        value = Fraction(text)
+        return f"{'-' if value < 0 else ''}\\frac{{{abs(value.numerator)}}}{{{value.denominator}}}"
+    match = re.fullmatch(r"(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}", text)
+    if match:
+        return f"{match.group(1)}{match.group(2)}/{match.group(3)}"
+    return None
+
+
 def surface_forms(gold: str) -> list[str]:
-    """Responses whose final answer is ``gold``: boxed as given, Minerva style (lenient), restyled box."""
-    return [
+    """Responses whose final answer is ``gold``: boxed as given, Minerva style (lenient), a restyled box,
+    "the answer is" in plain text (lenient), and for numeric golds the value written another way."""
+    forms = [
         f"Let me work it out.\n\nSo the result is \\boxed{{{gold}}}",
         f"Reasoning ...\nThe final answer is ${_plain(gold)}$. I hope it is correct.",
         f"We find $\\boxed{{{restyled(gold)}}}$.",
+        f"Adding these up, the answer is ${_plain(gold)}$.\nDone.",
     ]
+    value = rewritten_value(gold)
+    if value is not None:
+        forms.append(f"Hence $x = \\boxed{{{value}}}$")
+    return forms
 
 
 _UNIT = re.compile(r"\\(?:text|mbox|mathrm)\s*\{")

@@ -31,7 +31,7 @@ class Normalized:
     percent: bool = False
 
 
-_SPACING = re.compile(r"\\[,;:> ]|\\q?quad(?![a-zA-Z])|~")
+_SPACING = re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad(?![a-zA-Z])|~")
 _SIZING = re.compile(r"\\(?:left|right|[bB]ig{1,2}[lr]?)(?![a-zA-Z])")
 _RELATIONS = [
     (re.compile(r"\\[dt]frac(?![a-zA-Z])"), r"\\frac"),
@@ -46,7 +46,7 @@ _TRAILING_UNIT = re.compile(r"\\" + _UNIT_COMMANDS + r"\s*\{[^{}]*\}(?:\s*\^\s*\
 _UNWRAP = re.compile(r"\\(?:text|textrm|textbf|textit|mbox|mathrm|mathbf|mathit|boldsymbol|rm)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|°")
 _PERCENT = re.compile(r"\\%|%|\\text\{\s*percent\s*\}|\s+percent$")
-_NUMBER_THEN_WORDS = re.compile(r"^([-+]?(?:\d[\d,]*)?\.?\d+(?:/\d+)?)\s*[a-zA-Z][a-zA-Z .]*$")
+_NUMBER_THEN_WORDS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?|[-+]?\.\d+)\s+[a-zA-Z]{2,}[a-zA-Z .]*$")
 _THOUSANDS = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _TRAILING_ZEROS = re.compile(r"(\d)\.0+(?![\d])")
 _LEADING_DOT = re.compile(r"(^|[^\d])\.(\d)")
