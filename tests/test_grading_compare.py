@@ -136,3 +136,21 @@ def test_parse_number_is_exact(text, value, decimal):
 @pytest.mark.parametrize("text", ["x", "1,2", "\\frac{1}{0}", "1e99999", "9" * 500, "2^{3}"])
 def test_parse_number_refuses_non_literals(text):
     assert parse_number(text) is None
+
+
+def test_an_empty_box_is_no_answer():
+    assert grade("\\boxed{ }", "5", mode="strict").reason == "no-answer"
+    assert grade("\\boxed{5} then \\boxed{}", "5", mode="strict").correct
+
+
+@pytest.mark.parametrize("kwargs", [{"mode": "loose"}, {"timeout": 0}, {"timeout": float("inf")},
+                                    {"timeout": float("nan")}])
+def test_caller_errors_raise(kwargs):
+    with pytest.raises(ValueError):
+        grade("\\boxed{1}", "1", **kwargs)
+
+
+@pytest.mark.parametrize("gold", [None, "", "  "])
+def test_empty_gold_raises(gold):
+    with pytest.raises(ValueError, match="gold answer is empty"):
+        grade("\\boxed{1}", gold)

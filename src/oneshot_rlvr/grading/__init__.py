@@ -88,9 +88,17 @@ def warm_up(workers: int | None = None) -> None:
     shared_pool(workers).warm_up()
 
 
-def _check_mode(mode: str) -> None:
+def _check_arguments(mode: str, timeout: float) -> None:
+    """Caller errors (not model output) raise ValueError."""
     if mode not in MODES:
         raise ValueError(f"grading mode must be one of {MODES}, got {mode!r}")
+    if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
+def _check_gold(gold) -> None:
+    if gold is None or not str(gold).strip():
+        raise ValueError(f"gold answer is empty ({gold!r}); every pair needs a gold answer")
 
 
 def _gold_text(gold) -> str:
@@ -130,8 +138,13 @@ def _symbolic(extracted: str, pred: Normalized, gold: Normalized, deadline: floa
 
 
 def grade(response: str, gold, *, mode: str = "lenient", timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Verdict:
-    """Is the final answer in ``response`` equal to ``gold``? Never raises for any model output."""
-    _check_mode(mode)
+    """Is the final answer in ``response`` equal to ``gold``?
+
+    Never raises for any model output; raises ValueError for an empty gold, an unknown mode or a
+    timeout that is not a positive number.
+    """
+    _check_arguments(mode, timeout)
+    _check_gold(gold)
     deadline = time.monotonic() + timeout - KILL_MARGIN_SECONDS
     try:
         fast = _fast(response, gold, mode)
@@ -149,7 +162,10 @@ def grade_many(pairs: Iterable[tuple[str, object]], *, mode: str = "lenient", wo
     The result is in input order. Each pair keeps its own ``timeout`` from the moment its symbolic
     check is submitted.
     """
-    _check_mode(mode)
+    _check_arguments(mode, timeout)
+    pairs = list(pairs)
+    for _, gold in pairs:
+        _check_gold(gold)
     results: list[Verdict | None] = []
     pending: list[tuple[int, tuple]] = []
     for index, (response, gold) in enumerate(pairs):

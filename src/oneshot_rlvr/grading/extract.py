@@ -53,7 +53,7 @@ def _matching_braces(text: str) -> dict[int, int]:
 
 
 def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` / ``\\fbox{...}``, or None."""
+    """Content of the last complete, non-empty ``\\boxed{...}`` / ``\\fbox{...}``, or None."""
     text = text[-MAX_RESPONSE_CHARS:]
     if "\\boxed" not in text and "\\fbox" not in text:
         return None
@@ -62,7 +62,7 @@ def last_boxed(text: str) -> str | None:
         return None
     partner = _matching_braces(text)
     for brace in reversed(openings):
-        if brace in partner:
+        if brace in partner and text[brace + 1 : partner[brace]].strip():
             return text[brace + 1 : partner[brace]]
     return None
 

@@ -184,14 +184,14 @@ class SymbolicPool:
         request = {"pred": [pred.text, pred.percent], "gold": [gold.text, gold.percent], "timeout": timeout}
         try:
             if not worker.wait_ready(deadline):
-                self._discard(worker)
+                self._release(worker)  # still starting: the next request will find it ready
                 return {"equal": False, "reason": "timeout", "detail": "worker did not start in time"}
             worker.process.stdin.write((json.dumps(request) + "\n").encode())
             worker.process.stdin.flush()
             line = worker.read_line(deadline)
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001  never lose a slot: the worker's state is unknown
             self._discard(worker)
-            return {"equal": False, "reason": "error", "detail": f"worker failed: {error}"}
+            return {"equal": False, "reason": "error", "detail": f"worker failed: {type(error).__name__}: {error}"}
         if line is None:
             self._discard(worker, replace=True)
             return {"equal": False, "reason": "timeout", "detail": "symbolic check exceeded the limit"}
