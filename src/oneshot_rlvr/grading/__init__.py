@@ -128,8 +128,8 @@ def _fast(response: str, gold, mode: str) -> Verdict | tuple[str, Normalized, No
     return Verdict(bool(equal), extracted, reason if equal else "mismatch")
 
 
-def _symbolic(extracted: str, pred: Normalized, gold: Normalized, deadline: float, timeout: float) -> Verdict:
-    answer = shared_pool().check(pred, gold, deadline, timeout)
+def _symbolic(extracted: str, pred: Normalized, gold: Normalized, deadline: float) -> Verdict:
+    answer = shared_pool().check(pred, gold, deadline)
     equal, reason = bool(answer["equal"]), answer["reason"]
     if reason not in ("timeout", "error"):
         _CACHE.put((pred, gold), (equal, reason))
@@ -150,7 +150,7 @@ def grade(response: str, gold, *, mode: str = "lenient", timeout: float = DEFAUL
         fast = _fast(response, gold, mode)
         if isinstance(fast, Verdict):
             return fast
-        return _symbolic(*fast, deadline=deadline, timeout=timeout)
+        return _symbolic(*fast, deadline=deadline)
     except Exception as error:  # noqa: BLE001  any failure on model output is a wrong answer
         return Verdict(False, None, "error", f"{type(error).__name__}: {error}"[:300])
 
@@ -182,8 +182,7 @@ def grade_many(pairs: Iterable[tuple[str, object]], *, mode: str = "lenient", wo
         def run(item: tuple[int, tuple]) -> tuple[int, Verdict]:
             index, (extracted, pred, gold_norm) = item
             try:
-                return index, _symbolic(extracted, pred, gold_norm, time.monotonic() + timeout - KILL_MARGIN_SECONDS,
-                                         timeout)
+                return index, _symbolic(extracted, pred, gold_norm, time.monotonic() + timeout - KILL_MARGIN_SECONDS)
             except Exception as error:  # noqa: BLE001
                 return index, Verdict(False, extracted, "error", f"{type(error).__name__}: {error}"[:300])
 

@@ -25,6 +25,7 @@ because a symbolic parser reads ``Evelyn`` as the product E·v·e·l·y·n (so `
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fractions import Fraction
 from typing import Callable, Optional
 
@@ -36,6 +37,7 @@ Result = tuple[Optional[bool], str]
 MAX_NUMBER_CHARS = 400  # longer digit strings are not parsed as numbers (bounded time)
 MAX_EXPONENT = 400
 RELATIVE_TOLERANCE = Fraction(1, 10_000)
+MAX_PAIRED_ITEMS = 64  # unordered lists with more unequal items than this go to the time-boxed stage
 
 _PLAIN = r"[-+]?(?:\d+\.?\d*|\.\d+)"
 _NUMBER = re.compile(rf"^(?P<mantissa>{_PLAIN})(?:(?:e|E|\\times10\^|\\cdot10\^|\*10\^)(?P<exp>\{{?[-+]?\d+\}}?))?$")
@@ -184,17 +186,26 @@ def _all_equal(pairs: list[tuple[str, str]], symbolic: SymbolicCheck | None) -> 
 
 
 def _bags_equal(pred: list[str], gold: list[str], symbolic: SymbolicCheck | None) -> Optional[bool]:
-    """Multiset equality: every gold item matched by a distinct predicted item."""
+    """Multiset equality: every gold item matched by a distinct predicted item.
+
+    Identical strings pair off first (linear); the rest pair by ``compare``, which is quadratic, so
+    beyond ``MAX_PAIRED_ITEMS`` leftovers the in-process stage leaves the decision to the time-boxed one.
+    """
     if len(pred) != len(gold):
         return False
-    unmatched = list(range(len(pred)))
+    leftover_pred = Counter(pred)
+    leftover_pred.subtract(Counter(gold))
+    leftover_gold = [item for item, count in (-leftover_pred).items() for _ in range(count)]
+    unmatched = [item for item, count in (+leftover_pred).items() for _ in range(count)]
+    if len(unmatched) > MAX_PAIRED_ITEMS and symbolic is None:
+        return None
     undecided = False
-    for gold_item in gold:
+    for gold_item in leftover_gold:
         maybe = False
-        for index in unmatched:
-            equal, _ = compare(Normalized(pred[index]), Normalized(gold_item), symbolic)
+        for index, pred_item in enumerate(unmatched):
+            equal, _ = compare(Normalized(pred_item), Normalized(gold_item), symbolic)
             if equal:
-                unmatched.remove(index)
+                del unmatched[index]
                 break
             maybe |= equal is None
         else:

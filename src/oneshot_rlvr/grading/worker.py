@@ -5,9 +5,11 @@ math-verify's own timeout uses ``signal.alarm``, which only works on the main th
 elsewhere). A thread cannot be stopped; a process can. Each worker is a plain ``subprocess`` (not
 ``multiprocessing``), so it also starts from daemonic pool processes, which may not have children.
 
-Protocol: one JSON line per request ``{"pred": [text, percent], "gold": [text, percent], "timeout": s}``
-and one per answer ``{"equal": bool, "reason": str}``. The parent waits until the verdict's deadline,
-then kills the worker and answers "timeout"; a fresh worker replaces it on the next request.
+Protocol: one JSON line per request ``{"pred": [text, percent], "gold": [text, percent], "seconds": s}``
+and one per answer ``{"equal": bool, "reason": str[, "detail": str]}``. The worker times each verdict
+itself (``setitimer`` on its main thread, ``WORKER_MARGIN_SECONDS`` before the parent's deadline) and
+answers "timeout"; should it not answer by the deadline, the parent kills it, answers "timeout" and
+starts a replacement at once.
 
 Only math-verify's LaTeX parser is used (``LatexExtractionConfig``): its plain-expression parser goes
 through sympy's ``parse_expr``, which calls ``eval``. Model output is never executed. The worker also
@@ -20,6 +22,7 @@ import atexit
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -30,21 +33,44 @@ from .normalize import Normalized
 
 WORKER_MEMORY_BYTES = 4 * 1024**3
 STARTUP_TIMEOUT_SECONDS = 60.0
+WORKER_MARGIN_SECONDS = 0.1  # the worker gives up this long before the parent would kill it
 
 
 # --- inside the worker process ----------------------------------------------------------------------
 
-def math_verify_equal(pred: str, gold: str, timeout: float = 3.0) -> bool:
-    """math-verify's verdict on two LaTeX answers (main thread of the worker: its alarms work)."""
+class _VerdictTimeout(BaseException):
+    """Raised by the worker's own alarm; a BaseException so that no ``except Exception`` in sympy or
+    math-verify swallows it and turns a timeout into a (cached) "mismatch"."""
+
+
+def _on_alarm(signum, frame):
+    raise _VerdictTimeout()
+
+
+def math_verify_equal(pred: str, gold: str) -> bool:
+    """math-verify's verdict on two LaTeX answers. Its own alarms are off: the worker times the verdict."""
     from math_verify import LatexExtractionConfig, parse, verify
 
-    seconds = max(1, int(timeout / 3))  # two parses and a verify, each with math-verify's own alarm
     config = [LatexExtractionConfig(boxed_match_priority=0)]
-    gold_parsed = parse(f"$\\boxed{{{gold}}}$", extraction_config=config, parsing_timeout=seconds)
-    pred_parsed = parse(f"$\\boxed{{{pred}}}$", extraction_config=config, parsing_timeout=seconds)
+    gold_parsed = parse(f"$\\boxed{{{gold}}}$", extraction_config=config, parsing_timeout=None)
+    pred_parsed = parse(f"$\\boxed{{{pred}}}$", extraction_config=config, parsing_timeout=None)
     if not gold_parsed or not pred_parsed:
         return False
-    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=seconds))
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
+
+
+def _answer(request: dict) -> dict:
+    pred, gold = Normalized(*request["pred"]), Normalized(*request["gold"])
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, request["seconds"]))
+    try:
+        equal, reason = compare(pred, gold, math_verify_equal)
+        return {"equal": bool(equal), "reason": reason}
+    except _VerdictTimeout:
+        return {"equal": False, "reason": "timeout", "detail": "symbolic check exceeded the limit"}
+    except Exception as error:  # noqa: BLE001  a parser failure is a wrong answer, not a crash
+        return {"equal": False, "reason": "error", "detail": f"{type(error).__name__}: {error}"[:300]}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _serve() -> None:
@@ -56,20 +82,12 @@ def _serve() -> None:
         pass
     import math_verify  # noqa: F401  (import before "ready": startup is not part of a verdict)
 
+    signal.signal(signal.SIGALRM, _on_alarm)
     out = sys.stdout
     out.write("ready\n")
     out.flush()
     for line in sys.stdin:
-        request = json.loads(line)
-        pred, gold = Normalized(*request["pred"]), Normalized(*request["gold"])
-        timeout = request["timeout"]
-        try:
-            equal, reason = compare(pred, gold, lambda p, g: math_verify_equal(p, g, timeout))
-            answer = {"equal": bool(equal), "reason": reason}
-        except Exception as error:  # noqa: BLE001  a parser failure is a wrong answer, not a crash
-            reason = "timeout" if "timeout" in type(error).__name__.lower() else "error"
-            answer = {"equal": False, "reason": reason, "detail": f"{type(error).__name__}: {error}"[:300]}
-        out.write(json.dumps(answer) + "\n")
+        out.write(json.dumps(_answer(json.loads(line))) + "\n")
         out.flush()
 
 
@@ -176,16 +194,17 @@ class SymbolicPool:
             else:
                 self._discard(worker)
 
-    def check(self, pred: Normalized, gold: Normalized, deadline: float, timeout: float) -> dict:
+    def check(self, pred: Normalized, gold: Normalized, deadline: float) -> dict:
         """The worker's answer ``{"equal", "reason"[, "detail"]}``; "timeout" when the deadline passes."""
         worker = self._acquire(deadline)
         if worker is None:
             return {"equal": False, "reason": "timeout", "detail": "no free worker before the deadline"}
-        request = {"pred": [pred.text, pred.percent], "gold": [gold.text, gold.percent], "timeout": timeout}
         try:
             if not worker.wait_ready(deadline):
                 self._release(worker)  # still starting: the next request will find it ready
                 return {"equal": False, "reason": "timeout", "detail": "worker did not start in time"}
+            seconds = deadline - time.monotonic() - WORKER_MARGIN_SECONDS
+            request = {"pred": [pred.text, pred.percent], "gold": [gold.text, gold.percent], "seconds": seconds}
             worker.process.stdin.write((json.dumps(request) + "\n").encode())
             worker.process.stdin.flush()
             line = worker.read_line(deadline)
