@@ -24,11 +24,10 @@ that runs past it scores 0.0. The symbolic stage runs on ``workers`` processes, 
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, Callable
 
-from .grading import DEFAULT_TIMEOUT_SECONDS, MODES, grade_many, has_boxed
+from .grading import DEFAULT_TIMEOUT_SECONDS, check_options, grade_many, has_boxed
 
 __all__ = [
     "REWARD_KINDS", "RewardFunction", "completion_text", "format_reward", "make_reward", "none_reward",
@@ -115,12 +114,9 @@ def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: 
     """
     if kind not in REWARD_KINDS:
         raise ValueError(f"reward kind must be one of {REWARD_KINDS}, got {kind!r}")
-    if mode not in MODES:
-        raise ValueError(f"grading mode must be one of {MODES}, got {mode!r}")
+    check_options(mode, timeout)
     if not isinstance(answer_column, str) or not answer_column:
         raise ValueError(f"answer_column must be a column name, got {answer_column!r}")
-    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     workers = _default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers!r}")

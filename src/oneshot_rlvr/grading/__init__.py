@@ -29,7 +29,8 @@ from .normalize import Normalized, normalize_answer
 from .worker import shared_pool
 
 __all__ = [
-    "DEFAULT_TIMEOUT_SECONDS", "MODES", "REASONS", "Verdict", "extract_answer", "grade", "grade_many",
+    "DEFAULT_TIMEOUT_SECONDS", "MODES", "REASONS", "Verdict", "check_options", "extract_answer", "grade",
+    "grade_many",
     "has_boxed", "last_boxed", "normalize_answer", "warm_up",
 ]
 
@@ -88,8 +89,8 @@ def warm_up(workers: int | None = None) -> None:
     shared_pool(workers).warm_up()
 
 
-def _check_arguments(mode: str, timeout: float) -> None:
-    """Caller errors (not model output) raise ValueError."""
+def check_options(mode: str, timeout: float) -> None:
+    """Raise ValueError for an unknown mode or a timeout that is not a positive number of seconds."""
     if mode not in MODES:
         raise ValueError(f"grading mode must be one of {MODES}, got {mode!r}")
     if not (isinstance(timeout, (int, float)) and 0 < timeout < float("inf")):
@@ -143,7 +144,7 @@ def grade(response: str, gold, *, mode: str = "lenient", timeout: float = DEFAUL
     Never raises for any model output; raises ValueError for an empty gold, an unknown mode or a
     timeout that is not a positive number.
     """
-    _check_arguments(mode, timeout)
+    check_options(mode, timeout)
     _check_gold(gold)
     deadline = time.monotonic() + timeout - KILL_MARGIN_SECONDS
     try:
@@ -162,7 +163,7 @@ def grade_many(pairs: Iterable[tuple[str, object]], *, mode: str = "lenient", wo
     The result is in input order. Each pair keeps its own ``timeout`` from the moment its symbolic
     check is submitted.
     """
-    _check_arguments(mode, timeout)
+    check_options(mode, timeout)
     pairs = list(pairs)
     for _, gold in pairs:
         _check_gold(gold)
