@@ -1,0 +1,90 @@
+"""Pieces every subcommand shares: the bad-input error, argument types, atomic output files.
+
+A subcommand raises ``CommandError("what is wrong; how to fix it")`` for bad input; ``cli.main`` prints
+it as one ``error:`` line and returns its status (2). Output files are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from typing import TextIO
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CommandError(Exception):
+    """Bad input found by a subcommand: printed as one ``error:`` line, exit status 2 (or ``status``)."""
+
+    def __init__(self, message: str, status: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- argument types ---------------------------------------------------------------------------------
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+# --- output -----------------------------------------------------------------------------------------
+
+def json_line(record: dict, stream: TextIO | None = None) -> str:
+    """One JSON line; non-ASCII kept as is unless ``stream`` cannot encode it."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8") if stream is not None else "utf-8"
+    plain = encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
+    return json.dumps(record, ensure_ascii=not plain) + "\n"
+
+
+def check_output_path(path: str) -> None:
+    """Fail before any work when ``path`` cannot be written (bad input: nothing is graded)."""
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: is a directory; give --out a file name")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise CommandError(f"{path}: directory {directory} does not exist; create it or choose another --out")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CommandError(f"{path}: cannot write in {directory} (permission denied); choose another --out")
+
+
+def write_atomically(path: str, lines: list[str]) -> None:
+    """Write ``lines`` to ``path`` all at once: a temporary file beside it, then ``os.replace``.
+
+    On any failure the temporary file is removed and ``path`` is left as it was.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.writelines(lines)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
