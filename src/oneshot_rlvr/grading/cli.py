@@ -114,7 +114,7 @@ def read_pairs(path: str) -> list[tuple[str, object]]:
 
 def summarize(verdicts: list, seconds: float) -> str:
     """``graded 120 pairs: 87 correct (72.5%), reasons: match 80, numeric 5, ... in 0.4 s``."""
-    from .grading import REASONS
+    from . import REASONS
 
     total = len(verdicts)
     correct = sum(1 for verdict in verdicts if verdict.correct)
@@ -127,7 +127,7 @@ def summarize(verdicts: list, seconds: float) -> str:
 
 
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
-    from .grading import DEFAULT_TIMEOUT_SECONDS, MODES
+    from . import DEFAULT_TIMEOUT_SECONDS, MODES
 
     source = parser.add_argument_group("what to grade (one of)")
     source.add_argument("--response", metavar="TEXT", help="one model response (give its answer with --gold)")
@@ -165,7 +165,7 @@ def run_grade(args: argparse.Namespace) -> int:
         check_output_path(args.out)
     pairs = [(args.response, args.gold)] if args.file is None else read_pairs(args.file)
 
-    from .grading import grade_many
+    from . import grade_many
 
     started = time.monotonic()
     verdicts = grade_many(pairs, mode=args.mode, workers=args.workers, timeout=args.timeout)
