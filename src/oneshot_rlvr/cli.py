@@ -21,11 +21,12 @@ import os
 import sys
 from typing import Callable, NamedTuple
 
-from . import __version__
+from . import __version__, evaluate
 from .cliutil import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from .grading.cli import GRADE_HELP, add_grade_arguments, run_grade
 
 PROG = "oneshot-rlvr"
+
 
 
 class Command(NamedTuple):
@@ -45,6 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 COMMANDS: dict[str, Command] = {
     "grade": Command(GRADE_HELP, add_grade_arguments, run_grade),
+    "eval": Command(evaluate.HELP, evaluate.add_arguments, evaluate.run),
 }
 
 

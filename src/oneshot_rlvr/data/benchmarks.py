@@ -72,6 +72,8 @@ def _olympiad_answer(row: dict) -> str:
 
 
 def _minerva_answer(row: dict) -> str:
+    if "solution" not in row and "answer" in row:  # Hub copies carry the answer separately
+        return _number_text(row["answer"])
     boxed = last_boxed(row["solution"])
     return boxed.strip() if boxed is not None else ""
 
@@ -88,8 +90,16 @@ class BenchmarkSpec:
     hub_split: str = "test"
 
 
-def _field(name: str) -> Callable[[dict], str]:
-    return lambda row: _number_text(row[name])
+def _field(name: str, *alternatives: str) -> Callable[[dict], str]:
+    """Read ``name`` (or, in Hub copies that name it differently, the first alternative present)."""
+
+    def read(row: dict) -> str:
+        for key in (name, *alternatives):
+            if key in row:
+                return _number_text(row[key])
+        raise KeyError(name)
+
+    return read
 
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
@@ -97,10 +107,10 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
     for spec in [
         BenchmarkSpec("math500", _field("problem"), _field("answer"), "HuggingFaceH4/MATH-500"),
         BenchmarkSpec("aime24", _field("problem"), _field("answer"), "HuggingFaceH4/aime_2024", None, "train"),
-        BenchmarkSpec("aime25", _field("problem"), _field("answer"), "math-ai/aime25"),
-        BenchmarkSpec("amc23", _field("problem"), _field("answer"), "math-ai/amc23"),
-        BenchmarkSpec("minerva_math", _field("problem"), _minerva_answer, "math-ai/minervamath"),
-        BenchmarkSpec("olympiadbench", _field("question"), _olympiad_answer, "math-ai/olympiadbench"),
+        BenchmarkSpec("aime25", _field("problem", "question"), _field("answer"), "math-ai/aime25"),
+        BenchmarkSpec("amc23", _field("problem", "question"), _field("answer"), "math-ai/amc23"),
+        BenchmarkSpec("minerva_math", _field("problem", "question"), _minerva_answer, "math-ai/minervamath"),
+        BenchmarkSpec("olympiadbench", _field("question", "problem"), _olympiad_answer, "math-ai/olympiadbench"),
         BenchmarkSpec("gsm8k", _field("question"), _gsm8k_answer, "openai/gsm8k", "main"),
         BenchmarkSpec("svamp", lambda r: f"{r['Body'].strip()} {r['Question'].strip()}", _field("Answer")),
         BenchmarkSpec("asdiv", lambda r: f"{r['body'].strip()} {r['question'].strip()}", _asdiv_answer),
@@ -137,14 +147,37 @@ def benchmark_file(name: str, data_dir: str | Path) -> Path:
                          f"as NAME/test.jsonl")
 
 
-def load_benchmark(name: str, data_dir: str | Path) -> list[Problem]:
-    """All problems of benchmark ``name`` from ``data_dir/NAME/test.{jsonl,parquet}``, in file order."""
+def _hub_rows(spec: BenchmarkSpec) -> tuple[str, list[dict]]:
+    """Rows from the Hugging Face Hub through ``datasets`` (the online path; not reachable in CI)."""
+    if spec.hub_id is None:
+        raise BenchmarkError(f"{spec.name} has no Hub copy registered; pass --data-dir with NAME/test.jsonl")
+    try:
+        import datasets
+    except ImportError as error:
+        raise BenchmarkError("loading benchmarks from the Hub needs `datasets` (pip install datasets)") from error
+    try:
+        rows = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split).to_list()
+    except Exception as error:  # noqa: BLE001  network, auth, missing split: one clear line
+        raise BenchmarkError(f"could not load {spec.hub_id} from the Hugging Face Hub ({type(error).__name__}: "
+                             f"{str(error)[:200]}); pass --data-dir with a local copy") from error
+    return f"hf://{spec.hub_id}", rows
+
+
+def load_benchmark(name: str, data_dir: str | Path | None) -> list[Problem]:
+    """All problems of benchmark ``name``, in file order.
+
+    From ``data_dir/NAME/test.{jsonl,parquet}``; with ``data_dir=None``, from the Hub id in ``BENCHMARKS``.
+    """
     if name not in BENCHMARKS:
         raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
     spec = BENCHMARKS[name]
-    path = benchmark_file(name, data_dir)
+    if data_dir is None:
+        path, rows = _hub_rows(spec)
+    else:
+        path = benchmark_file(name, data_dir)
+        rows = _read_rows(path)
     problems = []
-    for index, row in enumerate(_read_rows(path)):
+    for index, row in enumerate(rows):
         try:
             question, answer = spec.question(row), spec.answer(row)
         except (KeyError, TypeError) as error:

@@ -1,0 +1,338 @@
+"""Stage 3: evaluate a model on benchmarks with the training reward's grader.
+
+    oneshot-rlvr eval --model smollm2-135m --benchmarks gsm8k,svamp --data-dir ../shared/data/benchmarks \\
+        --limit 20 --out runs/eval
+    oneshot-rlvr eval --model PATH --benchmarks paper6 --protocol paper --backend vllm --out runs/eval
+    oneshot-rlvr eval --regrade runs/eval        # re-grade saved samples, no generation
+
+Protocol ``paper`` (Wang et al., Qwen2.5-Math evaluation): greedy decoding for MATH500, Minerva Math and
+OlympiadBench; 8 samples at temperature 0.6 for AIME24, AIME25 and AMC23 (avg@8); 3072 new tokens;
+flags given explicitly override it. A sample's ``correct`` is the lenient verdict (the Qwen evaluator's
+extraction, as the paper reports); ``strict_correct`` needs a ``\\boxed{}`` answer: the gap between the
+two is format, not reasoning.
+
+Files under ``--out``: ``samples.jsonl`` (one line per sample: benchmark, id, sample, prompt, response,
+gold, extracted, correct, reason, strict_correct, boxed, length, finish_reason, meta) and
+``summary.json`` (README: "Evaluation outputs"); both written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import metrics
+from .cliutil import CommandError, positive_int, write_atomically
+from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
+from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
+from .generation import BackendError, SamplingParams
+from .grading import grade_many, has_boxed
+
+HELP = "evaluate a model on math benchmarks (samples.jsonl, summary.json, a table)"
+PAPER_SAMPLED = ("aime24", "aime25", "amc23")  # avg@8 at temperature 0.6 in the paper
+PAPER_MAX_TOKENS = 3072
+BENCHMARK_SETS = {"paper6": PAPER_SIX, "all": tuple(BENCHMARKS)}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything an evaluation run depends on (saved in summary.json). Sampling fields left None fall
+    back to the protocol, then to greedy / 1 sample / 3072 tokens."""
+
+    model: str = "smollm2-135m"
+    benchmarks: tuple[str, ...] = ("math500",)
+    data_dir: str | None = None  # None: the Hugging Face Hub ids of data/benchmarks.py
+    template: str = "qwen25-math-cot"  # the paper's evaluation prompt
+    backend: str = "hf"
+    protocol: str | None = None  # "paper"
+    n_samples: int | None = None
+    temperature: float | None = None
+    top_p: float = 1.0  # the Qwen2.5-Math evaluation's default
+    max_tokens: int | None = None
+    seed: int = 0
+    limit: int | None = None
+    batch_size: int = 16
+    device: str = "auto"
+    dtype: str = "auto"
+    workers: int = 2  # grader processes
+
+    def sampling(self, benchmark: str) -> SamplingParams:
+        sampled = self.protocol == "paper" and benchmark in PAPER_SAMPLED
+        n = self.n_samples if self.n_samples is not None else (8 if sampled else 1)
+        temperature = self.temperature if self.temperature is not None else (0.6 if sampled else 0.0)
+        max_tokens = self.max_tokens if self.max_tokens is not None else PAPER_MAX_TOKENS
+        return SamplingParams(n=n, temperature=temperature, top_p=self.top_p, max_tokens=max_tokens, seed=self.seed)
+
+
+def parse_benchmarks(text: str) -> tuple[str, ...]:
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        names += BENCHMARK_SETS.get(part, (part,))
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown or not names:
+        raise ValueError(f"unknown benchmark {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(BENCHMARKS)} or a set: {', '.join(BENCHMARK_SETS)}")
+    return tuple(dict.fromkeys(names))
+
+
+def load_problems(config: EvalConfig) -> dict[str, list[Problem]]:
+    """Each benchmark's problems (the first ``limit``); an empty benchmark is an error."""
+    problems = {}
+    for name in config.benchmarks:
+        rows = load_benchmark(name, config.data_dir)[: config.limit]
+        if not rows:
+            raise BenchmarkError(f"{name}: no problems to evaluate (empty file, or --limit 0)")
+        problems[name] = rows
+    return problems
+
+
+# --- grading and metrics ----------------------------------------------------------------------------
+
+def grade_samples(samples: list[dict], workers: int = 2) -> list[dict]:
+    """Fill each sample's verdict fields (lenient ``correct`` / ``extracted`` / ``reason``, strict, boxed)."""
+    pairs = [(s["response"], s["gold"]) for s in samples]
+    lenient = grade_many(pairs, mode="lenient", workers=workers)
+    strict = grade_many(pairs, mode="strict", workers=workers)
+    return [{**s, "extracted": v.extracted, "correct": v.correct, "reason": v.reason,
+             "strict_correct": sv.correct, "boxed": has_boxed(s["response"])}
+            for s, v, sv in zip(samples, lenient, strict)]
+
+
+def _share(flags: list[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
+
+
+def benchmark_summary(samples: list[dict]) -> dict:
+    """Metrics of one benchmark's graded samples.
+
+    Keys: n (problems), k (samples each), avg@k, pass@k {"1": ..}, pass@1, maj@k, strict, lenient,
+    lenient_ci95 (Wilson, over problems when k = 1, else over samples), boxed_rate, truncated_rate,
+    mean_length (tokens), reflection_rate, reflection_counts; by_subject / by_level when rows carry them.
+    """
+    by_problem: dict[str, list[dict]] = defaultdict(list)
+    for sample in samples:
+        by_problem[sample["id"]].append(sample)
+    groups = [sorted(g, key=lambda s: s["sample"]) for g in by_problem.values()]
+    k = min(len(g) for g in groups)
+    correct = [[s["correct"] for s in g] for g in groups]
+    answers = [[s["extracted"] for s in g] for g in groups]
+    responses = [s["response"] for s in samples]
+    successes = sum(c for row in correct for c in row)
+    summary = {
+        "n": len(groups), "k": k,
+        "avg@k": metrics.avg_at_k(correct),
+        "pass@k": {str(j): metrics.mean_pass_at_k([(len(c), sum(c)) for c in correct], j) for j in range(1, k + 1)},
+        "maj@k": metrics.majority_at_k(answers, correct),
+        "strict": _share([s["strict_correct"] for s in samples]),
+        "lenient": _share([s["correct"] for s in samples]),
+        "lenient_ci95": list(metrics.wilson_interval(successes, len(samples))) if k > 1 else
+        list(metrics.wilson_interval(sum(c[0] for c in correct), len(groups))),
+        "boxed_rate": _share([s["boxed"] for s in samples]),
+        "truncated_rate": _share([s["finish_reason"] == "length" for s in samples]),
+        "mean_length": sum(s["length"] for s in samples) / len(samples),
+        "reflection_rate": metrics.reflection_rate(responses),
+        "reflection_counts": metrics.reflection_counts(responses),
+    }
+    summary["pass@1"] = summary["pass@k"]["1"]
+    for key in ("subject", "level"):
+        if any(key in s.get("meta", {}) for s in samples):
+            split: dict[str, list[bool]] = defaultdict(list)
+            for s in samples:
+                split[str(s.get("meta", {}).get(key))].append(s["correct"])
+            summary[f"by_{key}"] = {name: {"samples": len(v), "lenient": _share(v)} for name, v in sorted(split.items())}
+    return summary
+
+
+def build_summary(samples: list[dict], config: dict, extra: dict | None = None) -> dict:
+    """``{"model", "config", "benchmarks": {name: benchmark_summary}, "paper6_mean", ...extra}``."""
+    by_benchmark: dict[str, list[dict]] = defaultdict(list)
+    for sample in samples:
+        by_benchmark[sample["benchmark"]].append(sample)
+    benchmarks = {name: benchmark_summary(rows) for name, rows in by_benchmark.items()}
+    paper6 = [benchmarks[n]["avg@k"] for n in PAPER_SIX if n in benchmarks]
+    return {"model": config.get("model"), "config": config, "benchmarks": benchmarks,
+            "paper6_mean": sum(paper6) / len(paper6) if len(paper6) == len(PAPER_SIX) else None, **(extra or {})}
+
+
+def markdown_table(summary: dict) -> str:
+    lines = ["| benchmark | n | k | avg@k | pass@k | maj@k | strict | lenient | boxed | length | reflect |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, b in summary["benchmarks"].items():
+        lines.append(f"| {name} | {b['n']} | {b['k']} | {b['avg@k']:.1%} | {b['pass@k'][str(b['k'])]:.1%} | "
+                     f"{b['maj@k']:.1%} | {b['strict']:.1%} | {b['lenient']:.1%} | {b['boxed_rate']:.1%} | "
+                     f"{b['mean_length']:.0f} | {b['reflection_rate']:.1%} |")
+    if summary.get("paper6_mean") is not None:
+        lines.append(f"\nmean avg@k over the paper's six: {summary['paper6_mean']:.1%}")
+    return "\n".join(lines)
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+def make_backend(config: EvalConfig):
+    """The generation backend for ``config`` (loads the model)."""
+    from .models import load_model, model_path
+
+    if config.backend == "vllm":
+        from .generation import VLLMBackend
+
+        return VLLMBackend(model_path(config.model), dtype=config.dtype, seed=config.seed)
+    from .generation import HFBackend
+
+    loaded = load_model(config.model, device=config.device, dtype=config.dtype)
+    return HFBackend(loaded.model, loaded.tokenizer, batch_size=config.batch_size)
+
+
+def _progress_bar(total: int):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # a plain counter on stderr
+        return None
+    return tqdm(total=total, unit="sample", desc="generating", file=sys.stderr, dynamic_ncols=True)
+
+
+def generate_samples(config: EvalConfig, problems: dict[str, list[Problem]], backend) -> tuple[list[dict], dict]:
+    """Generate every benchmark's samples (ungraded); also returns timing {seconds, tokens, tokens_per_second}."""
+    tokenizer = getattr(backend, "tokenizer", None)
+    template = get_template(config.template)
+    total = sum(len(rows) * config.sampling(name).n for name, rows in problems.items())
+    bar = _progress_bar(total)
+    samples, tokens, start = [], 0, time.monotonic()
+    for name, rows in problems.items():
+        params = config.sampling(name)
+        prompts = [render_prompt(tokenizer, template, p.question) for p in rows]
+        completions = backend.generate(prompts, params, add_special_tokens=not uses_chat_template(tokenizer, template),
+                                       progress=bar.update if bar else None)
+        for problem, prompt, outs in zip(rows, prompts, completions):
+            for index, out in enumerate(outs):
+                tokens += out.num_tokens
+                samples.append({"benchmark": name, "id": problem.id, "sample": index, "prompt": prompt,
+                                "response": out.text, "gold": problem.answer, "length": out.num_tokens,
+                                "finish_reason": out.finish_reason, "meta": problem.meta})
+    if bar:
+        bar.close()
+    seconds = time.monotonic() - start
+    return samples, {"generation_seconds": seconds, "generated_tokens": tokens,
+                     "tokens_per_second": tokens / seconds if seconds else 0.0}
+
+
+def run_eval(config: EvalConfig, out_dir: str | Path, backend=None,
+             problems: dict[str, list[Problem]] | None = None) -> dict:
+    """Evaluate ``config`` and write samples.jsonl + summary.json under ``out_dir``; returns the summary."""
+    problems = problems if problems is not None else load_problems(config)
+    backend = backend or make_backend(config)
+    samples, timing = generate_samples(config, problems, backend)
+    samples = grade_samples(samples, config.workers)
+    summary = build_summary(samples, asdict(config), timing)
+    write_run(out_dir, samples, summary)
+    return summary
+
+
+def write_run(out_dir: str | Path, samples: list[dict], summary: dict) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    write_atomically(os.path.join(out_dir, "samples.jsonl"), [json.dumps(s, ensure_ascii=False) + "\n" for s in samples])
+    write_atomically(os.path.join(out_dir, "summary.json"), [json.dumps(summary, indent=2) + "\n"])
+
+
+def read_samples(run_dir: str | Path) -> list[dict]:
+    path = Path(run_dir) / "samples.jsonl"
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file; --regrade needs a folder written by `oneshot-rlvr eval --out`")
+    samples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            sample = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{path}:{number}: not valid JSON ({error.msg}); the file is damaged") from None
+        missing = [k for k in ("benchmark", "id", "sample", "response", "gold", "length", "finish_reason") if k not in sample]
+        if missing:
+            raise CommandError(f"{path}:{number}: missing {', '.join(missing)}; not a samples file of `oneshot-rlvr eval`")
+        samples.append(sample)
+    if not samples:
+        raise CommandError(f"{path}: empty; nothing to re-grade")
+    return samples
+
+
+def regrade(run_dir: str | Path, workers: int = 2) -> dict:
+    """Re-grade the saved samples of ``run_dir`` with the current grader; rewrite both files."""
+    samples = grade_samples(read_samples(run_dir), workers)
+    previous = Path(run_dir) / "summary.json"
+    old = json.loads(previous.read_text()) if previous.is_file() else {}
+    keep = {k: old[k] for k in ("generation_seconds", "generated_tokens", "tokens_per_second") if k in old}
+    summary = build_summary(samples, old.get("config", {}), {**keep, "regraded": True})
+    write_run(run_dir, samples, summary)
+    return summary
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="smollm2-135m", help="a Hugging Face id, a local folder, or smollm2-135m "
+                        "(the embedded offline model; default)")
+    parser.add_argument("--benchmarks", default="math500", help="comma list of names, or paper6 / all (default math500)")
+    parser.add_argument("--data-dir", help="folder laid out as NAME/test.jsonl (default: the Hugging Face Hub)")
+    parser.add_argument("--template", default="qwen25-math-cot", choices=list(TEMPLATES))
+    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    parser.add_argument("--protocol", choices=["paper"], help="the paper's per-benchmark sampling (see docs)")
+    parser.add_argument("--n-samples", type=int, help="samples per problem (default 1, paper: 8 on AIME/AMC)")
+    parser.add_argument("--temperature", type=float, help="0 = greedy (default; paper: 0.6 on AIME/AMC)")
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--max-tokens", type=int, help=f"new tokens per response (default {PAPER_MAX_TOKENS})")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, help="evaluate the first N problems of each benchmark")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="rows per batch (hf backend)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--workers", type=positive_int, default=2, help="grader processes")
+    parser.add_argument("--out", help="output folder (samples.jsonl, summary.json)")
+    parser.add_argument("--regrade", metavar="DIR", help="re-grade DIR/samples.jsonl without generating")
+
+
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
+    """Check the flags (bad input → CommandError before any model is loaded)."""
+    try:
+        benchmarks = parse_benchmarks(args.benchmarks)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    if args.n_samples is not None and args.n_samples < 1:
+        raise CommandError(f"--n-samples must be at least 1, got {args.n_samples}")
+    if args.limit is not None and args.limit < 1:
+        raise CommandError(f"--limit must be at least 1, got {args.limit}")
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise CommandError(f"--data-dir {args.data_dir}: no such folder; give a folder laid out as NAME/test.jsonl")
+    if not args.out:
+        raise CommandError("--out DIR is required (where samples.jsonl and summary.json go)")
+    config = EvalConfig(model=args.model, benchmarks=benchmarks, data_dir=args.data_dir, template=args.template,
+                        backend=args.backend, protocol=args.protocol, n_samples=args.n_samples,
+                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
+                        limit=args.limit, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                        workers=args.workers)
+    try:
+        for name in benchmarks:
+            config.sampling(name)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.regrade:
+        summary = regrade(args.regrade, args.workers)
+        print(markdown_table(summary))
+        return 0
+    config = config_from_args(args)
+    try:
+        problems = load_problems(config)
+        backend = make_backend(config)
+    except (BenchmarkError, BackendError, ValueError) as error:  # ModelError is a ValueError
+        raise CommandError(str(error)) from None
+    summary = run_eval(config, args.out, backend=backend, problems=problems)
+    print(markdown_table(summary))
+    print(f"\n{summary['generated_tokens']} tokens in {summary['generation_seconds']:.1f} s "
+          f"({summary['tokens_per_second']:.1f} tokens/s); files in {args.out}", file=sys.stderr)
+    return 0

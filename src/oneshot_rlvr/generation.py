@@ -1,0 +1,262 @@
+"""Generation backends for evaluation: ``hf`` (transformers, CPU or GPU) and ``vllm`` (optional).
+
+``HFBackend`` does not call ``model.generate``: ``generate`` keeps every row of a batch running until
+the longest row ends, so on a CPU most of the work goes to rows that have already finished. Here:
+- rows (prompt × sample) are sorted by prompt length and cut into batches, so padding is small;
+- each batch runs a decode loop over a KV cache; a row leaves the batch (its cache rows are dropped)
+  the step it emits EOS or a stop string, so the cost follows the tokens actually generated;
+- sampling draws from one ``torch.Generator`` per row, seeded by (seed, prompt, sample): a row's
+  randomness does not depend on which rows share its batch. Greedy when temperature is 0.
+
+The numerics are the model's own forward pass (same dtype, same attention), so log-probabilities match
+``model.generate`` up to the usual batched-matmul differences.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+PROGRESS = Callable[[int], None]  # called with the number of rows just finished
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """``n`` samples per prompt; ``temperature`` 0 = greedy; ``stop`` strings end a row (not included)."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 3072
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n (samples per prompt) must be at least 1, got {self.n}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be ≥ 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {self.max_tokens}")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled response: ``text``, ``num_tokens`` generated, ``finish_reason`` "stop" | "length"."""
+
+    text: str
+    num_tokens: int
+    finish_reason: str
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
+                 progress: PROGRESS | None = None) -> list[list[Completion]]:
+        """``params.n`` completions for each prompt, in prompt order."""
+
+
+class BackendError(ValueError):
+    """A backend that cannot run here (missing package, bad setting): the message says how to fix it."""
+
+
+def row_seed(seed: int, prompt_index: int, sample_index: int) -> int:
+    digest = hashlib.sha256(f"{seed}/{prompt_index}/{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class HFBackend:
+    """Batched, length-sorted, early-exit decoding with a transformers model (see the module docstring)."""
+
+    name = "hf"
+
+    def __init__(self, model, tokenizer, batch_size: int = 16) -> None:
+        if batch_size < 1:
+            raise BackendError(f"batch size must be at least 1, got {batch_size}")
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+        eos = getattr(model.generation_config, "eos_token_id", None) or tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids, default=0)
+        # transformers 5.x renames forward's `past_key_values` to `cache` (the old name warns, then goes)
+        self._cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+    def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
+                 progress: PROGRESS | None = None) -> list[list[Completion]]:
+        import torch
+
+        encoded = [self.tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
+        rows = [(p, s) for p in range(len(prompts)) for s in range(params.n)]
+        rows.sort(key=lambda row: -len(encoded[row[0]]))  # similar lengths join together: little padding
+        pending = deque(rows)
+        device = self.model.device
+        generators = {row: torch.Generator(device=device).manual_seed(row_seed(params.seed, *row)) for row in rows}
+        outputs: dict[tuple[int, int], list[int]] = {row: [] for row in rows}
+        finish: dict[tuple[int, int], str] = {}
+        refill_at = max(1, self.batch_size // 4)  # prefill new rows in groups, not one at a time
+        batch: _RunningBatch | None = None
+        with torch.inference_mode():
+            while pending or batch is not None:
+                free = self.batch_size - (len(batch.rows) if batch else 0)
+                if pending and (batch is None or free >= min(refill_at, len(pending))):
+                    joining = [pending.popleft() for _ in range(min(free, len(pending)))]
+                    batch = self._prefill(joining, [encoded[p] for p, _ in joining]).join(batch)
+                tokens = self._sample(batch.logits.float(), [generators[row] for row in batch.rows], params)  # (A,)
+                keep = []
+                for slot, row in enumerate(batch.rows):
+                    token = int(tokens[slot])
+                    if token in self.eos_ids or (params.stop and self._hit_stop(outputs[row] + [token], params.stop)):
+                        finish[row] = "stop"
+                        if token not in self.eos_ids:
+                            outputs[row].append(token)
+                    else:
+                        outputs[row].append(token)
+                        if len(outputs[row]) >= params.max_tokens:
+                            finish[row] = "length"
+                        else:
+                            keep.append(slot)
+                if progress and len(keep) < len(batch.rows):
+                    progress(len(batch.rows) - len(keep))
+                if not keep:
+                    batch = None
+                    continue
+                batch = batch.select(keep)
+                batch.step(lambda mask, positions: self._forward(tokens[keep][:, None], mask, positions, batch.cache))
+        return [[self._completion(outputs[(p, s)], finish[(p, s)], params.stop) for s in range(params.n)]
+                for p in range(len(prompts))]
+
+    def _forward(self, input_ids, mask, positions, cache, last_only: bool = False):
+        """Logits of the last position, (A, V); extends ``cache`` in place."""
+        extra = {"logits_to_keep": 1} if last_only else {}
+        return self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                          **{self._cache_keyword: cache}, **extra).logits[:, -1, :]
+
+    def _prefill(self, rows: list[tuple[int, int]], prompt_ids: list[list[int]]) -> "_RunningBatch":
+        import torch
+        from transformers import DynamicCache
+
+        device = self.model.device
+        width = max(len(ids) for ids in prompt_ids)
+        input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + ids for ids in prompt_ids], device=device)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompt_ids], device=device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, P): left padding shifts no position
+        cache = DynamicCache()
+        logits = self._forward(input_ids, mask, positions, cache, last_only=True)  # (B, V)
+        return _RunningBatch(list(rows), cache, mask, positions[:, -1:] + 1, logits)
+
+    @staticmethod
+    def _sample(logits, generators, params: SamplingParams):
+        """One token per row of ``logits`` (A, V): argmax when greedy, else temperature + top-p sampling."""
+        import torch
+
+        if params.temperature == 0:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits / params.temperature, dim=-1)  # (A, V)
+        if params.top_p < 1:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            outside = sorted_probs.cumsum(-1) - sorted_probs > params.top_p  # mass before this token ≥ top_p
+            sorted_probs[outside] = 0
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        return torch.stack([torch.multinomial(row, 1, generator=g)[0] for row, g in zip(probs, generators)])
+
+    def _hit_stop(self, tokens: list[int], stop: tuple[str, ...]) -> bool:
+        tail = self.tokenizer.decode(tokens[-max(8, max(map(len, stop)) + 4) :], skip_special_tokens=True)
+        return any(s in tail for s in stop)
+
+    def _completion(self, tokens: list[int], finish: str, stop: tuple[str, ...]) -> Completion:
+        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        for s in stop:
+            if s in text:
+                text = text[: text.index(s)]
+        return Completion(text=text, num_tokens=len(tokens), finish_reason=finish)
+
+
+class _RunningBatch:
+    """The rows being decoded together: their KV cache (per layer, keys/values of shape (A, H, L, D)),
+    attention ``mask`` (A, L), next ``positions`` (A, 1) and the ``logits`` (A, V) to sample from.
+
+    Rows join (``join``: both caches left-padded to one length, then concatenated on the batch axis) and
+    leave (``select``); columns that are padding for every row are cut off, so L stays the longest
+    live row's length, not the time since the batch began.
+    """
+
+    def __init__(self, rows, cache, mask, positions, logits) -> None:
+        self.rows, self.cache, self.mask, self.positions, self.logits = rows, cache, mask, positions, logits
+
+    def join(self, other: "_RunningBatch | None") -> "_RunningBatch":
+        import torch
+        import torch.nn.functional as F
+
+        if other is None:
+            return self
+        width = max(self.mask.shape[1], other.mask.shape[1])
+        for mine, theirs in zip(self.cache.layers, other.cache.layers):
+            for name in ("keys", "values"):
+                a, b = getattr(theirs, name), getattr(mine, name)  # (A, H, L, D): running rows first
+                a = F.pad(a, (0, 0, width - a.shape[2], 0))
+                b = F.pad(b, (0, 0, width - b.shape[2], 0))
+                setattr(mine, name, torch.cat([a, b], dim=0))
+        pad = lambda mask: F.pad(mask, (width - mask.shape[1], 0))  # noqa: E731
+        self.mask = torch.cat([pad(other.mask), pad(self.mask)], dim=0)
+        self.positions = torch.cat([other.positions, self.positions], dim=0)
+        self.logits = torch.cat([other.logits, self.logits], dim=0)
+        self.rows = other.rows + self.rows
+        return self
+
+    def select(self, keep: list[int]) -> "_RunningBatch":
+        import torch
+
+        index = torch.tensor(keep, device=self.mask.device)
+        start = int(self.mask[index].any(dim=0).nonzero()[0])  # columns before this are padding for all
+        for layer in self.cache.layers:
+            layer.keys = layer.keys[index, :, start:]
+            layer.values = layer.values[index, :, start:]
+        self.mask, self.positions = self.mask[index, start:], self.positions[index]
+        self.rows = [self.rows[slot] for slot in keep]
+        return self
+
+    def step(self, forward) -> None:
+        """One decode step: the new token gets a mask column and the next position; ``forward(mask,
+        positions)`` runs the model on it (extending the cache) and returns the next logits."""
+        import torch
+
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.mask.shape[0], 1)], dim=1)  # (A, L + 1)
+        self.logits = forward(self.mask, self.positions)  # (A, V)
+        self.positions = self.positions + 1
+
+
+class VLLMBackend:
+    """vLLM (``pip install 'oneshot-rlvr[vllm]'``, GPU): imported only when this backend is asked for."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str, *, dtype: str = "auto", seed: int = 0, max_model_len: int | None = None,
+                 gpu_memory_utilization: float = 0.9) -> None:
+        try:
+            import vllm
+        except ImportError as error:
+            raise BackendError("the vllm backend needs vLLM, which is not installed: "
+                               "pip install 'oneshot-rlvr[vllm]' (GPU machines), or use --backend hf") from error
+        self._vllm = vllm
+        self.llm = vllm.LLM(model=model_path, dtype=dtype, seed=seed, max_model_len=max_model_len,
+                            gpu_memory_utilization=gpu_memory_utilization)
+
+    def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
+                 progress: PROGRESS | None = None) -> list[list[Completion]]:
+        sampling = self._vllm.SamplingParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
+                                             max_tokens=params.max_tokens, seed=params.seed,
+                                             stop=list(params.stop) or None)
+        inputs = [{"prompt_token_ids": self.llm.get_tokenizer()(p, add_special_tokens=add_special_tokens)["input_ids"]}
+                  for p in prompts]
+        results = []
+        for output in self.llm.generate(inputs, sampling, use_tqdm=False):
+            results.append([Completion(o.text, len(o.token_ids), "length" if o.finish_reason == "length" else "stop")
+                            for o in output.outputs])
+            if progress:
+                progress(params.n)
+        return results
