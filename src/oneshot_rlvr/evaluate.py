@@ -176,12 +176,13 @@ def markdown_table(summary: dict) -> str:
 
 def make_backend(config: EvalConfig):
     """The generation backend for ``config`` (loads the model)."""
-    from .models import load_model, model_path
+    from .models import EMBEDDED_MODELS, ensure_embedded, load_model
 
     if config.backend == "vllm":
         from .generation import VLLMBackend
 
-        return VLLMBackend(model_path(config.model), dtype=config.dtype, seed=config.seed)
+        path = str(ensure_embedded(config.model)) if config.model in EMBEDDED_MODELS else config.model
+        return VLLMBackend(path, dtype=config.dtype, seed=config.seed)
     from .generation import HFBackend
 
     loaded = load_model(config.model, device=config.device, dtype=config.dtype)

