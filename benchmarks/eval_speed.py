@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     parser.add_argument("--problems", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--skip-single", action="store_true", help="skip the slow one-prompt-at-a-time loop")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()

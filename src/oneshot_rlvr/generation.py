@@ -125,7 +125,8 @@ class HFBackend:
                 if not keep:
                     batch = None
                     continue
-                batch = batch.select(keep)
+                if len(keep) < len(batch.rows):  # copies the cache: only when a row has left
+                    batch = batch.select(keep)
                 batch.step(lambda mask, positions: self._forward(tokens[keep][:, None], mask, positions, batch.cache))
         return [[self._completion(outputs[(p, s)], finish[(p, s)], params.stop) for s in range(params.n)]
                 for p in range(len(prompts))]
