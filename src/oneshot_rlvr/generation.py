@@ -76,7 +76,7 @@ class HFBackend:
 
     name = "hf"
 
-    def __init__(self, model, tokenizer, batch_size: int = 16) -> None:
+    def __init__(self, model, tokenizer, batch_size: int = 32) -> None:
         if batch_size < 1:
             raise BackendError(f"batch size must be at least 1, got {batch_size}")
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
