@@ -1,0 +1,319 @@
+"""Stage 2: 1-shot / few-shot RLVR with GRPO, on TRL's ``GRPOTrainer``.
+
+    oneshot-rlvr train --config recipes/cpu-smollm2.yaml --data ../shared/data/train/dsr_sub.parquet \\
+        --examples 124 --steps 3 --out runs/t
+    accelerate launch --config_file recipes/accelerate/deepspeed-zero2.yaml -m oneshot_rlvr.cli train \\
+        --config recipes/paper-qwen2.5-math-1.5b.yaml --data dsr_sub.parquet --examples 124 --out runs/pi1
+
+What is the paper's own here (TRL does the RL): the training set — the chosen example(s) duplicated to
+fill every batch (``prompts_per_step`` rows, round-robin for few-shot), optionally with a wrong label;
+the reward from the grader (outcome / format / none); and the records the paper's analysis needs.
+
+Departures from a textbook GRPO run, each the paper's or verl's:
+- one optimizer step per rollout batch (``num_iterations`` 1, gradient accumulation over the batch);
+- loss aggregated over the tokens of the whole batch (TRL ``dapo``, closest to verl's token-mean);
+- KL as a loss term with the k3 estimator (``beta``), plus an entropy bonus (``entropy_coef`` > 0);
+- with reward ``none`` every advantage is zero, so only the KL, entropy and weight-decay terms act: this
+  is how "policy-gradient loss off" is expressed (the entropy-only and kl-wd-only ablations).
+
+Outputs under ``--out``: ``config.yaml`` (the resolved recipe), ``metrics.jsonl`` (one line per step),
+``history.json`` (``{example_id: [training accuracy each time the example was sampled]}``, accuracy
+over the example's group of rollouts, strict grading, whatever the training reward), ``eval.jsonl`` (a
+held-out evaluation at step 0 and every ``eval_every`` steps), ``checkpoints/step-N`` (model + tokenizer
+in the base model's dtype, the last ``keep_checkpoints`` kept; ``oneshot-rlvr eval --model`` reads them)
+and ``trainer/`` (TRL's own checkpoints with optimizer and RNG state, for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .cliutil import CommandError, write_atomically
+
+HELP = "train with GRPO on one or a few examples (the paper's recipe and its ablations)"
+METRIC_KEYS = {  # metrics.jsonl key ← TRL log key
+    "train_accuracy": "rewards/accuracy/mean", "reward_mean": "reward", "reward_std": "reward_std",
+    "entropy": "entropy", "kl": "kl", "mean_length": "completions/mean_length",
+    "boxed_rate": "rewards/boxed/mean", "clip_ratio": "clip_ratio/region_mean", "step_seconds": "step_time",
+    "tokens": "num_tokens", "loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
+}
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+def training_examples(recipe):
+    """The selected examples (wrong label applied); errors are CommandErrors (before any model loads)."""
+    from .data.pools import PoolError, load_pool, select_examples, with_wrong_label
+
+    if not recipe.data:
+        raise CommandError("no training pool: pass --data POOL (verl parquet or JSONL {id, problem, answer})")
+    try:
+        examples = select_examples(load_pool(recipe.data), recipe.examples)
+        if recipe.wrong_label is not None:
+            examples = with_wrong_label(examples, recipe.wrong_label)
+    except PoolError as error:
+        raise CommandError(str(error)) from None
+    unanswerable = [e.id for e in examples if not e.answer.strip()]  # DSR-sub 265 has an empty gold
+    if unanswerable and recipe.examples != "all":
+        raise CommandError(f"example(s) {', '.join(unanswerable)} of {recipe.data} have no gold answer; choose others")
+    if unanswerable:
+        print(f"skipping {len(unanswerable)} example(s) without a gold answer: {', '.join(unanswerable[:5])}",
+              file=sys.stderr)
+    return [e for e in examples if e.answer.strip()]
+
+
+def training_dataset(recipe, examples, tokenizer):
+    """Rows ``{"prompt", "answer", "id"}``: each example in the recipe's template, duplicated to fill a
+    batch of ``prompts_per_step`` prompts (the whole pool for ``examples: all``); prompts longer than
+    ``max_prompt_tokens`` are dropped, as verl's overlong-prompt filter does."""
+    from datasets import Dataset
+
+    from .data.pools import duplicate_to
+    from .data.prompts import get_template, render_prompt
+
+    template = get_template(recipe.template)
+    rows, dropped = [], 0
+    chosen = examples if recipe.examples == "all" else duplicate_to(examples, recipe.prompts_per_step)
+    for example in chosen:
+        prompt = template.messages(example.problem) if template.chat else render_prompt(tokenizer, template, example.problem)
+        text = render_prompt(tokenizer, template, example.problem)
+        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) > recipe.max_prompt_tokens:
+            dropped += 1
+            continue
+        rows.append({"prompt": prompt, "answer": example.answer, "id": example.id})
+    if not rows:
+        raise CommandError(f"every prompt is longer than max_prompt_tokens={recipe.max_prompt_tokens}; raise it")
+    return Dataset.from_list(rows), dropped
+
+
+# --- records ----------------------------------------------------------------------------------------
+
+class HistoryRecorder:
+    """A zero-weight reward function that records each example's accuracy per group of rollouts.
+
+    TRL calls reward functions with the generation batch, each prompt repeated ``rollouts`` times in a
+    row; the accuracy of a group is the share of its rollouts graded correct (strict: a boxed answer).
+    """
+
+    __name__ = "accuracy"
+
+    def __init__(self, rollouts: int, timeout: float = 3.0) -> None:
+        from .rewards import make_reward
+
+        self.rollouts, self.history = rollouts, {}
+        self._outcome = make_reward("outcome", mode="strict", timeout=timeout)
+
+    def __call__(self, prompts=None, completions=None, **columns) -> list[float]:
+        scores = self._outcome(prompts=prompts, completions=completions, **columns)
+        ids = columns["id"]
+        for start in range(0, len(scores), self.rollouts):
+            group = scores[start : start + self.rollouts]
+            self.history.setdefault(str(ids[start]), []).append(sum(group) / len(group))
+        return scores
+
+
+def boxed(prompts=None, completions=None, **columns) -> list[float]:
+    from .rewards import format_reward
+
+    return format_reward(prompts=prompts, completions=completions, **columns)
+
+
+def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tokenizer):
+    from transformers import TrainerCallback
+
+    class Records(TrainerCallback):
+        """metrics.jsonl and history.json at each log, eval.jsonl and checkpoints on schedule."""
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.global_step == 0 and recipe.eval_every and state.is_world_process_zero:
+                self._evaluate(kwargs["model"], 0)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs or "reward" not in logs:
+                return
+            line = {"step": state.global_step, **{k: logs[v] for k, v in METRIC_KEYS.items() if v in logs}}
+            with open(out / "metrics.jsonl", "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(line) + "\n")
+            write_atomically(str(out / "history.json"), [json.dumps(recorder.history) + "\n"])
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            step = state.global_step
+            if recipe.save_every and step % recipe.save_every == 0:
+                save_checkpoint(model, tokenizer, out / "checkpoints", step, base_dtype, recipe.keep_checkpoints)
+            if recipe.eval_every and step % recipe.eval_every == 0:
+                self._evaluate(model, step)
+
+        def _evaluate(self, model, step: int) -> None:
+            line = {"step": step, **held_out_evaluation(recipe, model, tokenizer)}
+            with open(out / "eval.jsonl", "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(line) + "\n")
+
+    return Records()
+
+
+def held_out_evaluation(recipe, model, tokenizer) -> dict:
+    """``{"benchmarks": {name: {n, strict, lenient, boxed_rate, reflection_rate, mean_length}}, "seconds"}``."""
+    from .evaluate import EvalConfig, build_summary, generate_samples, grade_samples, load_problems
+    from .generation import HFBackend
+
+    start = time.monotonic()
+    config = EvalConfig(model=recipe.model, benchmarks=tuple(recipe.eval_benchmarks), data_dir=recipe.eval_data_dir,
+                        template=recipe.eval_template, limit=recipe.eval_limit, max_tokens=recipe.eval_max_tokens,
+                        seed=recipe.seed)
+    was_training = model.training
+    model.eval()
+    try:
+        samples, _ = generate_samples(config, load_problems(config), HFBackend(model, tokenizer))
+    finally:
+        model.train(was_training)
+    summary = build_summary(grade_samples(samples), asdict(config))
+    keys = ("n", "strict", "lenient", "boxed_rate", "reflection_rate", "mean_length")
+    return {"benchmarks": {name: {k: b[k] for k in keys} for name, b in summary["benchmarks"].items()},
+            "seconds": time.monotonic() - start}
+
+
+def save_checkpoint(model, tokenizer, folder: Path, step: int, dtype, keep: int) -> Path:
+    """Model + tokenizer at ``folder/step-N`` in ``dtype`` (the base model's), written whole; keeps the last
+    ``keep`` (the paper's pitfall: a bf16 base saved as fp32, or the reverse, changes what is evaluated)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final, partial = folder / f"step-{step}", folder / f".step-{step}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    model.save_pretrained(partial, state_dict=state)
+    tokenizer.save_pretrained(partial)
+    config_path = partial / "config.json"
+    config = json.loads(config_path.read_text())
+    config["dtype"] = str(dtype).replace("torch.", "")
+    config_path.write_text(json.dumps(config, indent=2))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(partial, final)
+    done = sorted((p for p in folder.glob("step-*") if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
+    for old in (done[: len(done) - keep] if keep else []):  # keep 0 = keep all
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+def _last_trainer_checkpoint(folder: Path) -> Path | None:
+    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def _truncate_log(path: Path, last_step: int) -> None:
+    """Drop the lines a killed run wrote after the checkpoint it resumes from."""
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= last_step]
+        write_atomically(str(path), lines)
+
+
+def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
+    """Train ``recipe``; returns the output folder. Bad input raises CommandError before any model loads."""
+    import dataclasses
+
+    import torch
+    import yaml
+    from transformers import TrainerCallback
+    from trl import GRPOTrainer
+
+    from .config import to_grpo_config
+    from .models import EMBEDDED_MODELS, ensure_embedded, load_model
+    from .rewards import make_reward
+
+    out = Path(out_dir)
+    examples = training_examples(recipe)
+    trainer_dir = out / "trainer"
+    checkpoint = _last_trainer_checkpoint(trainer_dir) if resume else None
+    if resume and checkpoint is None:
+        raise CommandError(f"--resume: no checkpoint under {trainer_dir}; run without --resume first")
+    if not resume and (out / "metrics.jsonl").exists():
+        raise CommandError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+
+    path = str(ensure_embedded(recipe.model)) if recipe.model in EMBEDDED_MODELS else recipe.model
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    loaded = load_model(path, device=device, dtype=recipe.dtype)
+    base_dtype = getattr(loaded.model.config, "dtype", None) or torch.float32
+    if isinstance(base_dtype, str):
+        base_dtype = getattr(torch, base_dtype)
+    dataset, dropped = training_dataset(recipe, examples, loaded.tokenizer)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomically(str(out / "config.yaml"), [yaml.safe_dump(dataclasses.asdict(recipe), sort_keys=False)])
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    args = to_grpo_config(recipe, str(trainer_dir), num_processes=world, device=device,
+                          save_strategy="steps" if recipe.save_every else "no", save_steps=recipe.save_every or 500,
+                          save_total_limit=recipe.keep_checkpoints or None,
+                          reward_weights=[1.0, 0.0, 0.0])  # the recorder and the boxed monitor only log
+    recorder = HistoryRecorder(recipe.rollouts)
+    if checkpoint is not None:
+        saved = checkpoint / "history.json"
+        recorder.history = json.loads(saved.read_text()) if saved.is_file() else {}
+        step = int(checkpoint.name.split("-")[-1])
+        for name in ("metrics.jsonl", "eval.jsonl"):
+            _truncate_log(out / name, step)
+
+    class SaveHistory(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                target = Path(args.output_dir) / f"checkpoint-{state.global_step}" / "history.json"
+                write_atomically(str(target), [json.dumps(recorder.history) + "\n"])
+
+    reward = make_reward(recipe.reward, mode=recipe.reward_mode)
+    trainer = GRPOTrainer(model=loaded.model, reward_funcs=[reward, recorder, boxed], args=args,
+                          train_dataset=dataset, processing_class=loaded.tokenizer,
+                          callbacks=[_make_callback(recipe, out, recorder, base_dtype, loaded.tokenizer),
+                                     SaveHistory()])
+    if dropped:
+        print(f"dropped {dropped} prompts longer than {recipe.max_prompt_tokens} tokens", file=sys.stderr)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    return out
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="a recipe YAML (recipes/*.yaml); flags below override it")
+    parser.add_argument("--data", help="training pool: verl parquet or JSONL {id, problem, answer}")
+    parser.add_argument("--examples", help="example ids (124 or 124,682), all, or a selection file")
+    parser.add_argument("--wrong-label", help="train against this (deliberately wrong) gold answer")
+    parser.add_argument("--model", help="Hugging Face id, local folder, or smollm2-135m")
+    parser.add_argument("--steps", type=int, help="optimizer steps")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--reward", help="outcome | format | none")
+    parser.add_argument("--report-to", help="none, tensorboard, wandb")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any recipe field (repeatable), e.g. --set kl_coef=0")
+    parser.add_argument("--out", required=False, help="output folder")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+
+
+def recipe_from_args(args: argparse.Namespace):
+    from .config import RecipeError, load_recipe, parse_override
+
+    flags = {"data": args.data, "examples": args.examples, "wrong_label": args.wrong_label, "model": args.model,
+             "steps": args.steps, "seed": args.seed, "reward": args.reward, "report_to": args.report_to}
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    try:
+        for item in args.set:
+            overrides.update([parse_override(item)])
+        return load_recipe(args.config, overrides)
+    except RecipeError as error:
+        raise CommandError(str(error)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.out:
+        raise CommandError("--out DIR is required (metrics.jsonl, history.json, eval.jsonl, checkpoints go there)")
+    recipe = recipe_from_args(args)
+    out = run_training(recipe, args.out, resume=args.resume)
+    print(f"training done: {out}", file=sys.stderr)
+    return 0
