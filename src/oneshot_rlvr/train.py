@@ -160,15 +160,32 @@ def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tok
     return Records()
 
 
+def _eval_config(recipe):
+    from .evaluate import EvalConfig
+
+    return EvalConfig(model=recipe.model, benchmarks=tuple(recipe.eval_benchmarks), data_dir=recipe.eval_data_dir,
+                      template=recipe.eval_template, limit=recipe.eval_limit, max_tokens=recipe.eval_max_tokens,
+                      seed=recipe.seed)
+
+
+def check_eval_data(recipe) -> None:
+    """Read the held-out benchmarks now, so a bad path fails before any model loads."""
+    from .data.benchmarks import BenchmarkError
+    from .evaluate import load_problems
+
+    try:
+        load_problems(_eval_config(recipe))
+    except BenchmarkError as error:
+        raise CommandError(f"held-out evaluation: {error} (or --set eval_every=0)") from None
+
+
 def held_out_evaluation(recipe, model, tokenizer) -> dict:
     """``{"benchmarks": {name: {n, strict, lenient, boxed_rate, reflection_rate, mean_length}}, "seconds"}``."""
-    from .evaluate import EvalConfig, build_summary, generate_samples, grade_samples, load_problems
+    from .evaluate import build_summary, generate_samples, grade_samples, load_problems
     from .generation import HFBackend
 
     start = time.monotonic()
-    config = EvalConfig(model=recipe.model, benchmarks=tuple(recipe.eval_benchmarks), data_dir=recipe.eval_data_dir,
-                        template=recipe.eval_template, limit=recipe.eval_limit, max_tokens=recipe.eval_max_tokens,
-                        seed=recipe.seed)
+    config = _eval_config(recipe)
     was_training = model.training
     model.eval()
     try:
@@ -231,6 +248,8 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
 
     out = Path(out_dir)
     examples = training_examples(recipe)
+    if recipe.eval_every:
+        check_eval_data(recipe)
     trainer_dir = out / "trainer"
     checkpoint = _last_trainer_checkpoint(trainer_dir) if resume else None
     if resume and checkpoint is None:

@@ -1,0 +1,118 @@
+"""The train stage on a tiny random model: outputs, the no-signal ablation, resume, bad configs."""
+
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("trl")
+
+from oneshot_rlvr.cli import main  # noqa: E402
+from oneshot_rlvr.config import load_recipe  # noqa: E402
+from oneshot_rlvr.models import load_model, save_tiny_random_model  # noqa: E402
+from oneshot_rlvr.train import run_training  # noqa: E402
+
+POOL = [{"id": 1, "problem": "What is 2+3?", "answer": "5"}, {"id": 2, "problem": "What is 4*4?", "answer": "16"}]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return str(save_tiny_random_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
+
+
+@pytest.fixture
+def pool(tmp_path):
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in POOL))
+    return str(path)
+
+
+def recipe(tiny, pool, **changes):
+    base = dict(model=tiny, data=pool, examples="1", prompts_per_step=2, rollouts=2, micro_batch_size=2,
+                max_prompt_tokens=256, max_response_tokens=6, steps=2, save_every=1, keep_checkpoints=2,
+                eval_every=0, learning_rate=1e-3, dtype="float32")
+    base.update(changes)
+    return load_recipe(None, base)
+
+
+def read_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_short_run_writes_every_record(tiny, pool, tmp_path):
+    out = run_training(recipe(tiny, pool), tmp_path / "run")
+    metrics = read_lines(out / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2]
+    assert {"train_accuracy", "reward_mean", "reward_std", "entropy", "kl", "mean_length", "boxed_rate",
+            "clip_ratio", "step_seconds", "tokens"} <= set(metrics[0])
+    history = json.loads((out / "history.json").read_text())
+    assert list(history) == ["1"] and len(history["1"]) == 4  # 2 copies per step x 2 steps
+    assert all(value in (0.0, 0.5, 1.0) for value in history["1"])  # accuracy over a group of 2 rollouts
+    checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert checkpoints == ["step-1", "step-2"]
+    reloaded = load_model(str(out / "checkpoints" / "step-2"))
+    assert reloaded.model.dtype == torch.float32  # the base model's dtype
+    assert (out / "config.yaml").is_file()
+
+
+def test_no_signal_leaves_the_weights_unchanged(tiny, pool, tmp_path):
+    """Reward none (all advantages zero), no KL, no entropy, no weight decay: nothing may move."""
+    out = run_training(recipe(tiny, pool, reward="none", kl_coef=0.0, entropy_coef=0.0, weight_decay=0.0,
+                              steps=2, save_every=2), tmp_path / "run")
+    before = load_model(tiny).model.state_dict()
+    after = load_model(str(out / "checkpoints" / "step-2")).model.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+def test_entropy_bonus_alone_moves_the_weights(tiny, pool, tmp_path):
+    out = run_training(recipe(tiny, pool, reward="none", kl_coef=0.0, entropy_coef=1.0, weight_decay=0.0,
+                              steps=2, save_every=2), tmp_path / "run")
+    before = load_model(tiny).model.state_dict()
+    after = load_model(str(out / "checkpoints" / "step-2")).model.state_dict()
+    assert any(not torch.equal(before[name], after[name]) for name in before)
+
+
+def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
+    full = run_training(recipe(tiny, pool, steps=2, temperature=1.0), tmp_path / "full")
+    killed = run_training(recipe(tiny, pool, steps=1, temperature=1.0), tmp_path / "resumed")
+    resumed = run_training(recipe(tiny, pool, steps=2, temperature=1.0), killed, resume=True)
+    expected, got = read_lines(full / "metrics.jsonl"), read_lines(resumed / "metrics.jsonl")
+    assert [m["step"] for m in got] == [1, 2]
+    for key in ("reward_mean", "entropy", "mean_length", "tokens"):
+        assert got[1][key] == pytest.approx(expected[1][key], rel=1e-5), key
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--set", "rolouts=4"], "rollouts"),
+    (["--set", "rollouts=1"], "rollouts"),
+    (["--examples", "99"], "99"),
+    (["--set", "steps=many"], "steps"),
+])
+def test_bad_config_is_one_line_before_any_model_loads(extra, message, pool, tmp_path, capsys, monkeypatch):
+    import oneshot_rlvr.models as models
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    out = tmp_path / "out"
+    status = main(["train", "--config", "recipes/cpu-smollm2.yaml", "--data", pool, "--examples", "1",
+                   "--out", str(out), *extra])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not out.exists()
+
+
+def test_entropy_only_raises_entropy(pool, tmp_path):
+    """The entropy-only ablation (reward none, entropy bonus): the policy's entropy goes up."""
+    from oneshot_rlvr.models import tiny_random_model
+
+    loaded = tiny_random_model(seed=1)
+    with torch.no_grad():
+        loaded.model.model.embed_tokens.weight.mul_(6)  # a confident start, so entropy has room to rise
+    path = tmp_path / "peaky"
+    loaded.model.save_pretrained(path)
+    loaded.tokenizer.save_pretrained(path)
+    out = run_training(recipe(str(path), pool, reward="none", kl_coef=0.0, entropy_coef=1.0, weight_decay=0.0,
+                              learning_rate=3e-2, steps=4, save_every=0, max_response_tokens=8),
+                       tmp_path / "run")
+    entropy = [m["entropy"] for m in read_lines(out / "metrics.jsonl")]
+    assert entropy[-1] > entropy[0] * 1.05, entropy
