@@ -44,6 +44,7 @@ DIFFERENCES = {
         "model": "smollm2-135m", "prompts_per_step": 2, "rollouts": 4, "micro_batch_size": 4,
         "max_prompt_tokens": 512, "max_response_tokens": 128, "steps": 3, "save_every": 3, "eval_every": 3,
         "eval_benchmarks": ("gsm8k",), "eval_limit": 4, "eval_max_tokens": 64,
+        "eval_data_dir": "../shared/data/benchmarks",
     },
 }
 
