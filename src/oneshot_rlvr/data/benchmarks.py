@@ -18,13 +18,13 @@ Gold answers, per benchmark (fields as in the Qwen2.5-Math evaluation suite):
 from __future__ import annotations
 
 import ast
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ..grading.extract import last_boxed
+from . import iter_jsonl
 
 PAPER_SIX = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
 
@@ -126,16 +126,7 @@ def _read_rows(path: Path) -> list[dict]:
         except ImportError as error:
             raise BenchmarkError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from error
         return pq.read_table(path).to_pylist()
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise BenchmarkError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno})")
-    return rows
+    return [row for _, row in iter_jsonl(path, BenchmarkError)]
 
 
 def benchmark_file(name: str, data_dir: str | Path) -> Path:

@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import iter_jsonl
 from .prompts import DEEPSCALER_SUFFIX
 
 
@@ -118,23 +119,15 @@ def _read_parquet(path: Path) -> list[Example]:
 
 def _read_jsonl(path: Path, require=("id", "problem", "answer")) -> list[dict]:
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise PoolError(f"{path}:{number}: not valid JSON ({error.msg} at column {error.colno}); "
-                                f"write one JSON object per line") from None
-            if not isinstance(row, dict):
-                raise PoolError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}; "
-                                f"write one {{{', '.join(require)}}} object per line")
-            missing = [key for key in require if row.get(key) is None]
-            if missing:
-                raise PoolError(f"{path}:{number}: missing key(s) {', '.join(missing)}; "
-                                f"every line needs {', '.join(require)}")
-            rows.append((number, row))
+    for number, row in iter_jsonl(path, PoolError):
+        if not isinstance(row, dict):
+            raise PoolError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}; "
+                            f"write one {{{', '.join(require)}}} object per line")
+        missing = [key for key in require if row.get(key) is None]
+        if missing:
+            raise PoolError(f"{path}:{number}: missing key(s) {', '.join(missing)}; "
+                            f"every line needs {', '.join(require)}")
+        rows.append((number, row))
     return rows
 
 
