@@ -87,6 +87,7 @@ def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
     (["--set", "rollouts=1"], "rollouts"),
     (["--examples", "99"], "99"),
     (["--set", "steps=many"], "steps"),
+    (["--set", "micro_batch_size=3"], "micro_batch_size"),
 ])
 def test_bad_config_is_one_line_before_any_model_loads(extra, message, pool, tmp_path, capsys, monkeypatch):
     import oneshot_rlvr.models as models
@@ -116,3 +117,30 @@ def test_entropy_only_raises_entropy(pool, tmp_path):
                        tmp_path / "run")
     entropy = [m["entropy"] for m in read_lines(out / "metrics.jsonl")]
     assert entropy[-1] > entropy[0] * 1.05, entropy
+
+
+def test_two_cpu_processes_complete_two_steps(tiny, pool, tmp_path):
+    """`accelerate launch` with 2 CPU processes (gloo): 2 steps, both processes' groups in history.json."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    with socket.socket() as probe:  # a free port: accelerate's default 29500 may be taken
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(repo / "recipes" / "accelerate" / "cpu-2proc.yaml"), "--main_process_port", str(port),
+               "-m", "oneshot_rlvr.cli", "train", "--model", tiny, "--data", pool, "--examples", "1",
+               "--steps", "2", "--set", "prompts_per_step=2", "--set", "rollouts=2", "--set", "micro_batch_size=1",
+               "--set", "max_response_tokens=6", "--set", "eval_every=0", "--set", "save_every=2",
+               "--set", "dtype=float32", "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert [m["step"] for m in read_lines(out / "metrics.jsonl")] == [1, 2]
+    assert len(json.loads((out / "history.json").read_text())["1"]) == 4  # 2 groups a step, from 2 processes
+    assert (out / "checkpoints" / "step-2" / "config.json").is_file()

@@ -112,9 +112,16 @@ class HistoryRecorder:
 
     def __call__(self, prompts=None, completions=None, **columns) -> list[float]:
         scores = self._outcome(prompts=prompts, completions=completions, **columns)
-        ids = columns["id"]
-        for start in range(0, len(scores), self.rollouts):
-            group = scores[start : start + self.rollouts]
+        ids, all_scores = list(columns["id"]), scores
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            # every process grades its own slice (whole groups); the record needs all of them
+            from accelerate.utils import gather_object
+
+            ids, all_scores = gather_object(ids), gather_object(list(scores))
+        for start in range(0, len(all_scores), self.rollouts):
+            group = all_scores[start : start + self.rollouts]
             self.history.setdefault(str(ids[start]), []).append(sum(group) / len(group))
         return scores
 
