@@ -60,6 +60,9 @@ def training_examples(recipe):
             examples = with_wrong_label(examples, recipe.wrong_label)
     except PoolError as error:
         raise CommandError(str(error)) from None
+    if recipe.examples != "all" and len(examples) > recipe.prompts_per_step:
+        raise CommandError(f"{len(examples)} examples do not fit in a batch of prompts_per_step="
+                           f"{recipe.prompts_per_step}; raise prompts_per_step or choose fewer examples")
     unanswerable = [e.id for e in examples if not e.answer.strip()]  # DSR-sub 265 has an empty gold
     if unanswerable and recipe.examples != "all":
         raise CommandError(f"example(s) {', '.join(unanswerable)} of {recipe.data} have no gold answer; choose others")
@@ -79,15 +82,14 @@ def training_dataset(recipe, examples, tokenizer):
     from .data.prompts import get_template, render_prompt
 
     template = get_template(recipe.template)
-    rows, dropped = [], 0
-    chosen = examples if recipe.examples == "all" else duplicate_to(examples, recipe.prompts_per_step)
-    for example in chosen:
-        prompt = template.messages(example.problem) if template.chat else render_prompt(tokenizer, template, example.problem)
-        text = render_prompt(tokenizer, template, example.problem)
-        if len(tokenizer(text, add_special_tokens=False)["input_ids"]) > recipe.max_prompt_tokens:
-            dropped += 1
-            continue
-        rows.append({"prompt": prompt, "answer": example.answer, "id": example.id})
+    fits = {e.id: len(tokenizer(render_prompt(tokenizer, template, e.problem), add_special_tokens=False)["input_ids"])
+            <= recipe.max_prompt_tokens for e in examples}
+    dropped = sum(not ok for ok in fits.values())
+    kept = [e for e in examples if fits[e.id]]
+    if kept and recipe.examples != "all":
+        kept = duplicate_to(kept, recipe.prompts_per_step)
+    rows = [{"prompt": template.messages(e.problem) if template.chat else render_prompt(tokenizer, template, e.problem),
+             "answer": e.answer, "id": e.id} for e in kept]
     if not rows:
         raise CommandError(f"every prompt is longer than max_prompt_tokens={recipe.max_prompt_tokens}; raise it")
     return Dataset.from_list(rows), dropped
