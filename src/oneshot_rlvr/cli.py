@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Callable, NamedTuple
 
-from . import __version__, evaluate, train
+from . import __version__, evaluate, select, train
 from .cliutil import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from .grading.cli import GRADE_HELP, add_grade_arguments, run_grade
 
@@ -46,6 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 COMMANDS: dict[str, Command] = {
     "grade": Command(GRADE_HELP, add_grade_arguments, run_grade),
+    "select": Command(select.HELP, select.add_arguments, select.run),
     "eval": Command(evaluate.HELP, evaluate.add_arguments, evaluate.run),
     "train": Command(train.HELP, train.add_arguments, train.run),
 }
