@@ -1,9 +1,9 @@
 """The ``oneshot-rlvr`` command line: one entry point, one subcommand per stage.
 
-    oneshot-rlvr grade --response TEXT --gold TEXT [--mode strict|lenient] [--timeout S]
-    oneshot-rlvr grade --file IN.jsonl [--out OUT.jsonl] [--mode ...] [--workers N] [--timeout S]
+    oneshot-rlvr grade   (grading/cli.py)   oneshot-rlvr select  (select.py)
+    oneshot-rlvr train   (train.py)         oneshot-rlvr eval    (evaluate.py)
 
-Adding a subcommand (``eval``, ``train``, ``select``, ``demo``): write a module with
+Adding a subcommand (``demo``, ...): write a module with
 ``add_arguments(parser)`` (declare the options) and ``run(args) -> int`` (do the work, return the exit
 status), then add one ``Command`` to ``COMMANDS`` below. Keep heavy imports (torch, transformers, TRL)
 inside ``run`` so that ``oneshot-rlvr --help`` and ``oneshot-rlvr grade`` stay fast. For bad input, raise
