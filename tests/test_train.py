@@ -40,7 +40,13 @@ def read_lines(path):
 
 
 def test_a_short_run_writes_every_record(tiny, pool, tmp_path):
-    out = run_training(recipe(tiny, pool), tmp_path / "run")
+    bench = tmp_path / "bench" / "gsm8k"
+    bench.mkdir(parents=True)
+    bench.joinpath("test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
+    out = run_training(recipe(tiny, pool, eval_every=1, eval_benchmarks=("gsm8k",), eval_data_dir=str(bench.parent),
+                              eval_max_tokens=4), tmp_path / "run")
+    evals = read_lines(out / "eval.jsonl")
+    assert [e["step"] for e in evals] == [0, 1, 2] and evals[0]["benchmarks"]["gsm8k"]["n"] == 1
     metrics = read_lines(out / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [1, 2]
     assert {"train_accuracy", "reward_mean", "reward_std", "entropy", "kl", "mean_length", "boxed_rate",

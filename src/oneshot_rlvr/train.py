@@ -134,7 +134,7 @@ def boxed(prompts=None, completions=None, **columns) -> list[float]:
     return format_reward(prompts=prompts, completions=completions, **columns)
 
 
-def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tokenizer):
+def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tokenizer, eval_problems: dict):
     from transformers import TrainerCallback
 
     class Records(TrainerCallback):
@@ -162,7 +162,7 @@ def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tok
                 self._evaluate(model, step)
 
         def _evaluate(self, model, step: int) -> None:
-            line = {"step": step, **held_out_evaluation(recipe, model, tokenizer)}
+            line = {"step": step, **held_out_evaluation(recipe, eval_problems, model, tokenizer)}
             with open(out / "eval.jsonl", "a", encoding="utf-8") as stream:
                 stream.write(json.dumps(line) + "\n")
 
@@ -177,20 +177,20 @@ def _eval_config(recipe):
                       seed=recipe.seed)
 
 
-def check_eval_data(recipe) -> None:
-    """Read the held-out benchmarks now, so a bad path fails before any model loads."""
+def load_eval_problems(recipe) -> dict:
+    """The held-out benchmarks, read once before any model loads (a bad path fails early)."""
     from .data.benchmarks import BenchmarkError
     from .evaluate import load_problems
 
     try:
-        load_problems(_eval_config(recipe))
+        return load_problems(_eval_config(recipe))
     except BenchmarkError as error:
         raise CommandError(f"held-out evaluation: {error} (or --set eval_every=0)") from None
 
 
-def held_out_evaluation(recipe, model, tokenizer) -> dict:
+def held_out_evaluation(recipe, problems: dict, model, tokenizer) -> dict:
     """``{"benchmarks": {name: {n, strict, lenient, boxed_rate, reflection_rate, mean_length}}, "seconds"}``."""
-    from .evaluate import build_summary, generate_samples, grade_samples, load_problems
+    from .evaluate import build_summary, generate_samples, grade_samples
     from .generation import HFBackend
 
     start = time.monotonic()
@@ -198,7 +198,7 @@ def held_out_evaluation(recipe, model, tokenizer) -> dict:
     was_training = model.training
     model.eval()
     try:
-        samples, _ = generate_samples(config, load_problems(config), HFBackend(model, tokenizer))
+        samples, _ = generate_samples(config, problems, HFBackend(model, tokenizer))
     finally:
         model.train(was_training)
     summary = build_summary(grade_samples(samples), asdict(config))
@@ -257,8 +257,7 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
 
     out = Path(out_dir)
     examples = training_examples(recipe)
-    if recipe.eval_every:
-        check_eval_data(recipe)
+    eval_problems = load_eval_problems(recipe) if recipe.eval_every else {}
     trainer_dir = out / "trainer"
     checkpoint = _last_trainer_checkpoint(trainer_dir) if resume else None
     if resume and checkpoint is None:
@@ -266,6 +265,7 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
     if not resume and (out / "metrics.jsonl").exists():
         raise CommandError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
+    # a path, not the embedded name: with beta > 0 TRL reloads the reference model from name_or_path
     path = str(ensure_embedded(recipe.model)) if recipe.model in EMBEDDED_MODELS else recipe.model
     device = "cuda" if torch.cuda.is_available() else "cpu"
     loaded = load_model(path, device=device, dtype=recipe.dtype)
@@ -298,7 +298,7 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
     reward = make_reward(recipe.reward, mode=recipe.reward_mode)
     trainer = GRPOTrainer(model=loaded.model, reward_funcs=[reward, recorder, boxed], args=args,
                           train_dataset=dataset, processing_class=loaded.tokenizer,
-                          callbacks=[_make_callback(recipe, out, recorder, base_dtype, loaded.tokenizer),
+                          callbacks=[_make_callback(recipe, out, recorder, base_dtype, loaded.tokenizer, eval_problems),
                                      SaveHistory()])
     if dropped:
         print(f"dropped {dropped} prompts longer than {recipe.max_prompt_tokens} tokens", file=sys.stderr)
