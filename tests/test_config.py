@@ -27,6 +27,7 @@ PAPER_TABLE = {
     "lr_scheduler": "constant", "warmup_steps": 0, "weight_decay": 0.01, "max_grad_norm": 1.0,
     "temperature": 0.6, "top_p": 1.0, "max_prompt_tokens": 1024, "max_response_tokens": 3072,
     "kl_coef": 0.001, "entropy_coef": 0.001, "clip_ratio": 0.2, "loss_aggregation": "token-mean",
+    "critic_learning_rate": 1e-5, "value_clip": 0.5, "gae_gamma": 1.0, "gae_lambda": 1.0, "whiten_advantages": True,
     "steps": 2000, "save_every": 20, "keep_checkpoints": 3, "eval_every": 20, "eval_benchmarks": ("math500",),
     "eval_limit": None, "eval_data_dir": None, "eval_max_tokens": 3072, "eval_template": "qwen25-math-cot",
     "seed": 0, "use_vllm": False, "vllm_mode": "colocate", "dtype": "auto", "report_to": "none",
@@ -40,6 +41,7 @@ DIFFERENCES = {
     "no-entropy.yaml": {"entropy_coef": 0.0},
     "pg-only.yaml": {"kl_coef": 0.0, "entropy_coef": 0.0, "weight_decay": 0.0},
     "kl-wd-only.yaml": {"reward": "none", "entropy_coef": 0.0},
+    "paper-ppo-qwen2.5-math-1.5b.yaml": {"algorithm": "ppo", "prompts_per_step": 64, "rollouts": 2},
     "cpu-smollm2.yaml": {
         "model": "smollm2-135m", "prompts_per_step": 2, "rollouts": 4, "micro_batch_size": 4,
         "max_prompt_tokens": 512, "max_response_tokens": 128, "steps": 3, "save_every": 3, "eval_every": 3,
@@ -295,7 +297,10 @@ def test_wrong_types(tmp_path, line, words):
     ({"micro_batch_size": 0}, ["micro_batch_size is 0"]),
     ({"reward": "accuracy"}, ["reward has unknown value 'accuracy'", "outcome, format, none"]),
     ({"reward_mode": "loose"}, ["reward_mode has unknown value"]),
-    ({"algorithm": "ppo"}, ["'ppo' is not yet supported", "grpo"]),
+    ({"algorithm": "ppo", "critic_learning_rate": 0}, ["critic_learning_rate is 0.0", "positive"]),
+    ({"algorithm": "ppo", "value_clip": -0.5}, ["value_clip is -0.5", "value_clip > 0"]),
+    ({"gae_gamma": 1.5}, ["gae_gamma is 1.5"]),
+    ({"gae_lambda": -0.1}, ["gae_lambda is -0.1"]),
     ({"algorithm": "dpo"}, ["algorithm has unknown value 'dpo'"]),
     ({"template": "alpaca"}, ["template has unknown value 'alpaca'", "deepscaler"]),
     ({"eval_template": "x"}, ["eval_template has unknown value"]),
@@ -334,7 +339,9 @@ def test_value_errors_name_the_file_and_line(tmp_path):
     assert message.startswith(f"{path} line 2: rollouts is 1")
     path = write(tmp_path, "inherit: " + str(PAPER) + "\nreward: accuracy\n")
     assert f"{path} line 2: reward has unknown value" in error_of(load_recipe, path)
-    assert "algorithm 'ppo' is not yet supported" in error_of(load_recipe, write(tmp_path, "algorithm: ppo\n"))
+    assert load_recipe(write(tmp_path, "algorithm: ppo\n")).algorithm == "ppo"
+    path = write(tmp_path, "algorithm: ppo\nvalue_clip: -1\n")
+    assert f"{path} line 2: value_clip is -1.0" in error_of(load_recipe, path)
     assert error_of(load_recipe, PAPER, {"rollouts": 1}).startswith("override rollouts=1")
 
 

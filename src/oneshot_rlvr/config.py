@@ -27,6 +27,8 @@ to fix it — raised before any model loads.
 | loss_aggregation | loss_type | LOSS_TYPES below |
 | (fixed) | scale_rewards="group" | verl GRPO divides by the group's std (eps 1e-6; TRL 1e-4) |
 | steps | max_steps | |
+| algorithm | (trainer class) | grpo: TRL's GRPOTrainer; ppo: ``oneshot_rlvr.ppo.PPOTrainer`` on the same GRPOConfig (it replaces the advantages) |
+| critic_learning_rate, value_clip, gae_gamma, gae_lambda, whiten_advantages | (no field) | read by ``ppo.PPOSettings`` (verl's critic and GAE defaults) |
 | seed | seed | TRL also seeds its prompt sampler with it (shuffle_dataset kept: the copies are identical) |
 | use_vllm, vllm_mode | use_vllm, vllm_mode | |
 | dtype | bf16 (True only for bfloat16 on cuda); use_cpu = device == "cpu" | the train stage loads the model in ``resolve_dtype`` |
@@ -66,7 +68,7 @@ __all__ = [
     "parse_override", "resolve_dtype", "to_grpo_config",
 ]
 
-ALGORITHMS = ("grpo",)  # "ppo" is reserved: validation says "not yet supported"
+ALGORITHMS = ("grpo", "ppo")  # ppo: oneshot_rlvr.ppo.PPOTrainer (a critic and GAE on the same engine)
 LOSS_TYPES = {  # recipe loss_aggregation (verl loss_agg_mode) -> TRL loss_type
     "token-mean": "dapo",  # mean over the active tokens of the whole step's batch
     "seq-mean-token-mean": "grpo",  # token mean per sequence, then mean over sequences
@@ -98,7 +100,7 @@ class TrainRecipe:
     wrong_label: str | None = None  # paper: the wrong-label experiment replaces the gold answer with this
     template: str = "deepscaler"  # paper: DSR-sub prompt ("Let's think step by step ... \boxed{}")
     # --- algorithm and reward ---
-    algorithm: str = "grpo"  # paper: GRPO ("ppo" reserved, not yet supported)
+    algorithm: str = "grpo"  # paper: GRPO (main runs) or PPO (a critic, GAE; oneshot_rlvr.ppo)
     reward: str = "outcome"  # paper: 1 if the last \boxed{} equals the gold; format / none for ablations
     reward_mode: str = "strict"  # paper: only the last complete \boxed{} counts (grading.MODES)
     # --- batch ---
@@ -121,6 +123,12 @@ class TrainRecipe:
     entropy_coef: float = 0.001  # paper / verl entropy_coeff (bonus: loss = pg − coef·entropy)
     clip_ratio: float = 0.2  # verl actor.clip_ratio
     loss_aggregation: str = "token-mean"  # verl loss_agg_mode (see LOSS_TYPES)
+    # --- PPO critic and GAE (read only with algorithm: ppo) ---
+    critic_learning_rate: float = 1e-5  # verl critic.optim.lr (constant, no warm-up)
+    value_clip: float = 0.5  # verl critic.cliprange_value
+    gae_gamma: float = 1.0  # verl algorithm.gamma
+    gae_lambda: float = 1.0  # verl algorithm.lam
+    whiten_advantages: bool = True  # verl: GAE advantages masked-whitened over the batch
     # --- schedule, checkpoints, evaluation ---
     steps: int = 2000  # paper: 2000 steps for π1
     save_every: int = 20  # verl trainer.save_freq 20 (0 = never)
@@ -155,7 +163,6 @@ class TrainRecipe:
             need(getattr(self, key) in options, key, f"has unknown value {getattr(self, key)!r}; use one of "
                  f"{', '.join(options)}")
 
-        need(self.algorithm != "ppo", "algorithm", "'ppo' is not yet supported; use algorithm: grpo")
         for key, options in _CHOICES.items():
             need(getattr(self, key) in options, key, f"has unknown value {getattr(self, key)!r}; use one of "
                  f"{', '.join(options)}")
@@ -178,11 +185,17 @@ class TrainRecipe:
         need(self.temperature > 0, "temperature", f"is {self.temperature}; sampling needs a temperature > 0")
         need(0 < self.top_p <= 1, "top_p", f"is {self.top_p}; set 0 < top_p <= 1 (1.0 = off)")
         need(0 < self.clip_ratio < 1, "clip_ratio", f"is {self.clip_ratio}; set 0 < clip_ratio < 1 (paper 0.2)")
+        need(self.critic_learning_rate > 0, "critic_learning_rate", f"is {self.critic_learning_rate}; set a "
+             "positive critic learning rate (verl 1e-5)")
+        need(self.value_clip > 0, "value_clip", f"is {self.value_clip}; set value_clip > 0 (verl 0.5)")
+        need(0 < self.gae_gamma <= 1, "gae_gamma", f"is {self.gae_gamma}; set 0 < gae_gamma <= 1 (verl 1.0)")
+        need(0 <= self.gae_lambda <= 1, "gae_lambda", f"is {self.gae_lambda}; set 0 <= gae_lambda <= 1 (verl 1.0)")
         need(self.eval_every == 0 or bool(self.eval_benchmarks), "eval_benchmarks",
              "is empty but eval_every > 0; name a benchmark (e.g. math500) or set eval_every: 0")
         for name in self.eval_benchmarks:
-            need(name in BENCHMARKS or name in BENCHMARK_SETS, "eval_benchmarks", f"has unknown benchmark {name!r}; "
-                 f"use names from {', '.join(BENCHMARKS)}, or paper6 / all")
+            need(name in BENCHMARKS or name in BENCHMARK_SETS or self.eval_data_dir is not None, "eval_benchmarks",
+                 f"has unknown benchmark {name!r}; use names from {', '.join(BENCHMARKS)}, or paper6 / all (a local "
+                 "benchmark folder needs eval_data_dir)")
 
     @property
     def completions_per_step(self) -> int:
