@@ -70,11 +70,12 @@ class EvalConfig:
         return SamplingParams(n=n, temperature=temperature, top_p=self.top_p, max_tokens=max_tokens, seed=self.seed)
 
 
-def parse_benchmarks(text: str) -> tuple[str, ...]:
+def parse_benchmarks(text: str, data_dir: str | None = None) -> tuple[str, ...]:
+    """Names (and sets) → benchmark names; a name may also be a local folder DATA_DIR/NAME."""
     names: list[str] = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         names += BENCHMARK_SETS.get(part, (part,))
-    unknown = [n for n in names if n not in BENCHMARKS]
+    unknown = [n for n in names if n not in BENCHMARKS and not (data_dir and (Path(data_dir) / n).is_dir())]
     if unknown or not names:
         raise ValueError(f"unknown benchmark {', '.join(unknown) or '(none given)'}; choose from "
                          f"{', '.join(BENCHMARKS)} or a set: {', '.join(BENCHMARK_SETS)}")
@@ -113,7 +114,7 @@ def benchmark_summary(samples: list[dict]) -> dict:
 
     Keys: n (problems), k (samples each), avg@k, pass@k {"1": ..}, pass@1, maj@k, strict, lenient,
     lenient_ci95 (Wilson, over problems when k = 1, else over samples), boxed_rate, truncated_rate,
-    mean_length (tokens), reflection_rate, reflection_counts; by_subject / by_level when rows carry them.
+    mean_length (tokens), reflection_rate, reflection_counts; by_subject / by_level / by_category when rows carry them.
     """
     by_problem: dict[str, list[dict]] = defaultdict(list)
     for sample in samples:
@@ -140,7 +141,7 @@ def benchmark_summary(samples: list[dict]) -> dict:
         "reflection_counts": metrics.reflection_counts(responses),
     }
     summary["pass@1"] = summary["pass@k"]["1"]
-    for key in ("subject", "level"):
+    for key in ("subject", "level", "category"):
         if any(key in s.get("meta", {}) for s in samples):
             split: dict[str, list[bool]] = defaultdict(list)
             for s in samples:
@@ -297,7 +298,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """Check the flags (bad input → CommandError before any model is loaded)."""
     try:
-        benchmarks = parse_benchmarks(args.benchmarks)
+        benchmarks = parse_benchmarks(args.benchmarks, args.data_dir)
     except ValueError as error:
         raise CommandError(str(error)) from None
     if args.n_samples is not None and args.n_samples < 1:

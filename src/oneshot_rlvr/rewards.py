@@ -11,6 +11,8 @@ completion. Three kinds (``REWARD_KINDS``):
   (so a lenient training reward also credits unboxed answers).
 - ``format``: 1.0 when the completion holds a complete ``\\boxed{...}`` answer, whatever it says.
 - ``none``: always 0.0 (entropy-loss-only runs, where the policy gradient term has no signal).
+- ``random``: 1.0 or 0.0 with probability 1/2 each, whatever the completion says (a control: the same
+  reward statistics as a real one without information; seeded by ``seed``, so a run repeats exactly).
 
 Completions may be plain strings or TRL conversational messages
 (``[{"role": "assistant", "content": "..."}]``): the last assistant message is graded; its content may
@@ -34,7 +36,7 @@ __all__ = [
     "outcome_reward",
 ]
 
-REWARD_KINDS = ("outcome", "format", "none")
+REWARD_KINDS = ("outcome", "format", "none", "random")
 DEFAULT_ANSWER_COLUMN = "answer"
 
 RewardFunction = Callable[..., list[float]]
@@ -106,7 +108,7 @@ def _gold_answers(columns: dict, answer_column: str, count: int) -> list:
 
 def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: str = "strict",
                 timeout: float = DEFAULT_TIMEOUT_SECONDS, workers: int | None = None,
-                name: str | None = None) -> RewardFunction:
+                name: str | None = None, seed: int = 0) -> RewardFunction:
     """A TRL reward function ``(prompts, completions, **columns) -> list[float]`` of the given ``kind``.
 
     ``answer_column``, ``mode``, ``timeout`` and ``workers`` matter for ``outcome`` only. The function's
@@ -135,6 +137,13 @@ def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: 
     elif kind == "format":
         def reward(prompts=None, completions=None, **columns) -> list[float]:
             return [1.0 if has_boxed(text) else 0.0 for text in texts(completions)]
+    elif kind == "random":
+        import random
+
+        draws = random.Random(f"random-reward/{seed}")
+
+        def reward(prompts=None, completions=None, **columns) -> list[float]:
+            return [float(draws.random() < 0.5) for _ in texts(completions)]
     else:
         def reward(prompts=None, completions=None, **columns) -> list[float]:
             return [0.0] * len(texts(completions))

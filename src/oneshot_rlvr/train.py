@@ -22,6 +22,10 @@ over the example's group of rollouts, strict grading, whatever the training rewa
 held-out evaluation at step 0 and every ``eval_every`` steps), ``checkpoints/step-N`` (model + tokenizer
 in the base model's dtype, the last ``keep_checkpoints`` kept; ``oneshot-rlvr eval --model`` reads them)
 and ``trainer/`` (TRL's own checkpoints with optimizer and RNG state, for ``--resume``).
+
+``--algorithm ppo`` (recipe ``algorithm: ppo``) trains with ``ppo.PPOTrainer`` instead: a critic and GAE
+advantages on the same engine, the same outputs (metrics.jsonl adds value_loss, explained_variance,
+mean_value) and the critic with its optimizer in ``trainer/checkpoint-N/critic``.
 """
 
 from __future__ import annotations
@@ -37,12 +41,14 @@ from pathlib import Path
 
 from .cliutil import CommandError, write_atomically
 
-HELP = "train with GRPO on one or a few examples (the paper's recipe and its ablations)"
+HELP = "train with GRPO (or PPO) on one or a few examples (the paper's recipe and its ablations)"
 METRIC_KEYS = {  # metrics.jsonl key ← TRL log key
     "train_accuracy": "rewards/accuracy/mean", "reward_mean": "reward", "reward_std": "reward_std",
     "entropy": "entropy", "kl": "kl", "mean_length": "completions/mean_length",
     "boxed_rate": "rewards/boxed/mean", "clip_ratio": "clip_ratio/region_mean", "step_seconds": "step_time",
     "tokens": "num_tokens", "loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
+    "value_loss": "critic/value_loss", "explained_variance": "critic/explained_variance",  # ppo only
+    "mean_value": "critic/mean_value",
 }
 
 
@@ -242,8 +248,9 @@ def _truncate_log(path: Path, last_step: int) -> None:
         write_atomically(str(path), lines)
 
 
-def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
-    """Train ``recipe``; returns the output folder. Bad input raises CommandError before any model loads."""
+def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()) -> Path:
+    """Train ``recipe``; returns the output folder. Bad input raises CommandError before any model loads.
+    ``callbacks``: extra ``TrainerCallback`` objects (the demo's progress lines and time budget)."""
     import dataclasses
 
     import torch
@@ -272,6 +279,11 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
     base_dtype = getattr(loaded.model.config, "dtype", None) or torch.float32
     if isinstance(base_dtype, str):
         base_dtype = getattr(torch, base_dtype)
+    critic = None
+    if recipe.algorithm == "ppo":  # before the GRPOConfig, which can switch on DeepSpeed ZeRO-3 loading
+        from .ppo import build_critic
+
+        critic = build_critic(path, seed=recipe.seed, gradient_checkpointing=recipe.gradient_checkpointing)
     dataset, dropped = training_dataset(recipe, examples, loaded.tokenizer)
     out.mkdir(parents=True, exist_ok=True)
     write_atomically(str(out / "config.yaml"), [yaml.safe_dump(dataclasses.asdict(recipe), sort_keys=False)])
@@ -295,11 +307,16 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False) -> Path:
                 target = Path(args.output_dir) / f"checkpoint-{state.global_step}" / "history.json"
                 write_atomically(str(target), [json.dumps(recorder.history) + "\n"])
 
-    reward = make_reward(recipe.reward, mode=recipe.reward_mode)
-    trainer = GRPOTrainer(model=loaded.model, reward_funcs=[reward, recorder, boxed], args=args,
+    reward = make_reward(recipe.reward, mode=recipe.reward_mode, seed=recipe.seed)
+    trainer_class, extra = GRPOTrainer, {}
+    if critic is not None:
+        from .ppo import PPOSettings, PPOTrainer
+
+        trainer_class, extra = PPOTrainer, {"critic": critic, "settings": PPOSettings.from_recipe(recipe)}
+    trainer = trainer_class(model=loaded.model, reward_funcs=[reward, recorder, boxed], args=args, **extra,
                           train_dataset=dataset, processing_class=loaded.tokenizer,
                           callbacks=[_make_callback(recipe, out, recorder, base_dtype, loaded.tokenizer, eval_problems),
-                                     SaveHistory()])
+                                     SaveHistory(), *callbacks])
     if dropped:
         print(f"dropped {dropped} prompts longer than {recipe.max_prompt_tokens} tokens", file=sys.stderr)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -316,7 +333,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="Hugging Face id, local folder, or smollm2-135m")
     parser.add_argument("--steps", type=int, help="optimizer steps")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--reward", help="outcome | format | none")
+    parser.add_argument("--reward", help="outcome | format | none | random")
+    parser.add_argument("--algorithm", help="grpo | ppo (a critic with GAE advantages; see oneshot_rlvr.ppo)")
     parser.add_argument("--report-to", help="none, tensorboard, wandb")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any recipe field (repeatable), e.g. --set kl_coef=0")
@@ -328,7 +346,8 @@ def recipe_from_args(args: argparse.Namespace):
     from .config import RecipeError, load_recipe, parse_override
 
     flags = {"data": args.data, "examples": args.examples, "wrong_label": args.wrong_label, "model": args.model,
-             "steps": args.steps, "seed": args.seed, "reward": args.reward, "report_to": args.report_to}
+             "steps": args.steps, "seed": args.seed, "reward": args.reward, "report_to": args.report_to,
+             "algorithm": getattr(args, "algorithm", None)}
     overrides = {key: value for key, value in flags.items() if value is not None}
     try:
         for item in args.set:

@@ -13,6 +13,10 @@ Gold answers, per benchmark (fields as in the Qwen2.5-Math evaluation suite):
 | svamp | Body + " " + Question | Answer |
 | asdiv | body + " " + question | answer without its unit: "9 (apples)" → "9" |
 | mawps | input | target |
+
+Any other NAME is a **local benchmark**: ``DATA_DIR/NAME/test.jsonl`` with rows ``{id, question (or
+problem), answer}`` and optional ``category`` / ``level`` (the toy world's held-out sets are written so);
+it has no Hub copy.
 """
 
 from __future__ import annotations
@@ -154,13 +158,28 @@ def _hub_rows(spec: BenchmarkSpec) -> tuple[str, list[dict]]:
     return f"hf://{spec.hub_id}", rows
 
 
+def _local_benchmark(name: str, data_dir: str | Path) -> list[Problem]:
+    path = benchmark_file(name, data_dir)
+    problems = []
+    for index, row in enumerate(_read_rows(path)):
+        question, answer = row.get("question", row.get("problem")), row.get("answer")
+        if not isinstance(question, str) or answer is None or not str(answer).strip():
+            raise BenchmarkError(f"{path}: row {index + 1} needs a question (or problem) and a non-empty answer")
+        meta = {k: row[k] for k in ("category", "level", "subject") if k in row}
+        problems.append(Problem(name, str(row.get("id", index)), question, _number_text(answer), meta))
+    return problems
+
+
 def load_benchmark(name: str, data_dir: str | Path | None) -> list[Problem]:
     """All problems of benchmark ``name``, in file order.
 
     From ``data_dir/NAME/test.{jsonl,parquet}``; with ``data_dir=None``, from the Hub id in ``BENCHMARKS``.
     """
     if name not in BENCHMARKS:
-        raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+        if data_dir is None or not (Path(data_dir) / name).is_dir():
+            raise BenchmarkError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}, or a folder "
+                                 f"NAME/test.jsonl under --data-dir")
+        return _local_benchmark(name, data_dir)
     spec = BENCHMARKS[name]
     if data_dir is None:
         path, rows = _hub_rows(spec)

@@ -5,6 +5,7 @@
 | ``qwen25-math-cot`` | system "Please reason step by step, and put your final answer within \\boxed{}.", user: the question | the paper's evaluation (Qwen2.5-Math evaluation suite) |
 | ``deepscaler`` | user: question + " Let's think step by step and output the final answer within \\boxed{}." | the paper's training prompt (DSR-sub rows) |
 | ``raw`` | the question as plain text, no chat template | base-model probing |
+| ``toy`` | "Question: {question}\nAnswer:", no chat template | the toy world's documents (``oneshot_rlvr.toy``) |
 
 Chat templates are applied through the tokenizer's own ``chat_template`` (with the generation prompt)
 when it has one; a tokenizer without one gets the messages joined as plain text. Note: some templates
@@ -40,6 +41,7 @@ TEMPLATES: dict[str, PromptTemplate] = {
         PromptTemplate("qwen25-math-cot", "{question}", QWEN_MATH_SYSTEM),
         PromptTemplate("deepscaler", "{question}" + DEEPSCALER_SUFFIX),
         PromptTemplate("raw", "{question}", chat=False),
+        PromptTemplate("toy", "Question: {question}\nAnswer:", chat=False),
     ]
 }
 
