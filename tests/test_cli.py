@@ -293,7 +293,7 @@ def test_grade_help(capsys):
 def test_no_subcommand(capsys):
     assert main([]) == 2
     line = one_line(capsys.readouterr().err)
-    assert line.startswith("oneshot-rlvr: error: choose a command: grade")
+    assert line.startswith("oneshot-rlvr: error: choose a command: demo, grade")
 
 
 def test_unknown_subcommand(capsys):

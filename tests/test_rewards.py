@@ -25,7 +25,7 @@ def chat(text, *, parts=False):
 
 
 def test_kinds():
-    assert REWARD_KINDS == ("outcome", "format", "none")
+    assert REWARD_KINDS == ("outcome", "format", "none", "random")
     for kind in REWARD_KINDS:
         assert make_reward(kind).__name__ == f"{kind}_reward"
 

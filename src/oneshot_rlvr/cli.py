@@ -1,9 +1,10 @@
 """The ``oneshot-rlvr`` command line: one entry point, one subcommand per stage.
 
-    oneshot-rlvr grade   (grading/cli.py)   oneshot-rlvr select  (select.py)
-    oneshot-rlvr train   (train.py)         oneshot-rlvr eval    (evaluate.py)
+    oneshot-rlvr demo    (demo.py)          oneshot-rlvr grade   (grading/cli.py)
+    oneshot-rlvr select  (select.py)        oneshot-rlvr train   (train.py)
+    oneshot-rlvr eval    (evaluate.py)      oneshot-rlvr report  (report.py)
 
-Adding a subcommand (``demo``, ...): write a module with
+Adding a subcommand: write a module with
 ``add_arguments(parser)`` (declare the options) and ``run(args) -> int`` (do the work, return the exit
 status), then add one ``Command`` to ``COMMANDS`` below. Keep heavy imports (torch, transformers, TRL)
 inside ``run`` so that ``oneshot-rlvr --help`` and ``oneshot-rlvr grade`` stay fast. For bad input, raise
@@ -21,7 +22,7 @@ import os
 import sys
 from typing import Callable, NamedTuple
 
-from . import __version__, evaluate, select, train
+from . import __version__, demo, evaluate, report, select, train
 from .cliutil import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from .grading.cli import GRADE_HELP, add_grade_arguments, run_grade
 
@@ -45,10 +46,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 COMMANDS: dict[str, Command] = {
+    "demo": Command(demo.HELP, demo.add_arguments, demo.run),
     "grade": Command(GRADE_HELP, add_grade_arguments, run_grade),
     "select": Command(select.HELP, select.add_arguments, select.run),
     "eval": Command(evaluate.HELP, evaluate.add_arguments, evaluate.run),
     "train": Command(train.HELP, train.add_arguments, train.run),
+    "report": Command(report.HELP, report.add_arguments, report.run),
 }
 
 

@@ -66,18 +66,16 @@ def check_output_path(path: str) -> None:
         raise CommandError(f"{path}: cannot write in {directory} (permission denied); choose another --out")
 
 
-def write_atomically(path: str, lines: list[str]) -> None:
-    """Write ``lines`` to ``path`` all at once: a temporary file beside it, then ``os.replace``.
+def replace_atomically(path: str, write) -> None:
+    """Call ``write(temporary_path)`` for a temporary file beside ``path``, then ``os.replace`` it onto ``path``.
 
     On any failure the temporary file is removed and ``path`` is left as it was.
     """
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.writelines(lines)
-            stream.flush()
-            os.fsync(stream.fileno())
+        write(temporary)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
@@ -88,3 +86,14 @@ def write_atomically(path: str, lines: list[str]) -> None:
         except OSError:
             pass
         raise
+
+
+def write_atomically(path: str, lines: list[str]) -> None:
+    """Write ``lines`` to ``path`` all at once (``replace_atomically``): whole or not at all."""
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as stream:
+            stream.writelines(lines)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    replace_atomically(path, write)

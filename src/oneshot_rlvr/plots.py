@@ -10,8 +10,6 @@ An interval bar is ``(rate, low, high, n)``: a share, its 95% Wilson interval an
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,22 +29,10 @@ def _figure(rows: int = 1, width: float = 8.0, height: float = 4.5):
 
 
 def _save(figure, path: Path) -> Path:
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        figure.savefig(temporary, format="png", metadata={"Software": None})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-    return path
+    from .cliutil import replace_atomically
+
+    replace_atomically(str(path), lambda temporary: figure.savefig(temporary, format="png", metadata={"Software": None}))
+    return Path(path)
 
 
 def _unzip(points: Points) -> tuple[list[float], list[float]]:

@@ -669,8 +669,9 @@ def _demo_description(demo: Demo) -> list[str]:
              + ("all stages finished" if m.get("complete") else "**the demo did not finish** (complete: false)")]
     seconds = m.get("seconds") or {}
     if seconds:
-        lines.append("- wall time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items())
-                     + f" (total {sum(seconds.values()):.1f} s)")
+        stages = {k: v for k, v in seconds.items() if k != "total"}  # the demo records its own total
+        lines.append("- wall time per stage: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+                     + f" (total {seconds.get('total', sum(stages.values())):.1f} s)")
     base = m.get("base") or {}
     if base:
         knobs = ", ".join(f"{k}={v}" for k, v in (base.get("corpus") or {}).items())
