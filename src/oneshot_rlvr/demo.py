@@ -106,7 +106,7 @@ def _progress(demo: Demo, name: str, steps: int, deadline: float):
     from transformers import TrainerCallback
 
     class Progress(TrainerCallback):
-        """One line per logged step batch and per evaluation; stops the run at the budget's deadline."""
+        """A progress line every 10 steps; stops the run at the budget's deadline."""
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "reward" in logs and (state.global_step % 10 == 0 or state.global_step == 1):
@@ -138,8 +138,9 @@ def run_one(demo: Demo, name: str, overrides: dict, deadline: float) -> dict:
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         run_training(recipe, folder, callbacks=[_progress(demo, name, recipe.steps, deadline)])
     seconds = time.monotonic() - start
-    steps = sum(1 for _ in open(folder / "metrics.jsonl", encoding="utf-8")) if (folder / "metrics.jsonl").exists() else 0
-    evals = [json.loads(line) for line in open(folder / "eval.jsonl", encoding="utf-8")] if (folder / "eval.jsonl").exists() else []
+    metrics, evaluations = folder / "metrics.jsonl", folder / "eval.jsonl"
+    steps = len(metrics.read_text(encoding="utf-8").splitlines()) if metrics.exists() else 0
+    evals = [json.loads(line) for line in evaluations.read_text(encoding="utf-8").splitlines()] if evaluations.exists() else []
     if evals:
         last = evals[-1]["benchmarks"]
         pooled = sum(b["lenient"] * b["n"] for b in last.values()) / sum(b["n"] for b in last.values())
