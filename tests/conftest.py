@@ -20,3 +20,24 @@ def benchmark_dir() -> Path:
         pytest.skip(f"real benchmark data not found at {BENCHMARK_DIR} (it sits beside the repository as "
                     f"../shared/data on the project's machines; or set ONESHOT_RLVR_SHARED_DATA)")
     return BENCHMARK_DIR
+
+
+TINY_POOL = [{"id": 1, "problem": "What is 2+3?", "answer": "5"}, {"id": 2, "problem": "What is 4*4?", "answer": "16"}]
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> str:
+    """A saved tiny random Llama + tokenizer (the train and PPO tests' model)."""
+    from oneshot_rlvr.models import save_tiny_random_model
+
+    return str(save_tiny_random_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
+
+
+@pytest.fixture
+def pool(tmp_path) -> str:
+    """A two-problem JSONL pool (ids 1 and 2)."""
+    import json
+
+    path = tmp_path / "pool.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in TINY_POOL))
+    return str(path)

@@ -9,24 +9,12 @@ pytest.importorskip("trl")
 
 from oneshot_rlvr.cli import main  # noqa: E402
 from oneshot_rlvr.config import load_recipe, to_grpo_config  # noqa: E402
-from oneshot_rlvr.models import load_model, save_tiny_random_model  # noqa: E402
+from oneshot_rlvr.models import load_model  # noqa: E402
 from oneshot_rlvr.ppo import (CRITIC_DIR, PPOSettings, PPOTrainer, build_critic, critic_step,  # noqa: E402
                               critic_values, gae, make_critic_optimizer, masked_whiten, token_rewards, value_loss)
 from oneshot_rlvr.train import run_training  # noqa: E402
 
-POOL = [{"id": 1, "problem": "What is 2+3?", "answer": "5"}, {"id": 2, "problem": "What is 4*4?", "answer": "16"}]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(save_tiny_random_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
-
-
-@pytest.fixture
-def pool(tmp_path):
-    path = tmp_path / "pool.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in POOL))
-    return str(path)
+# fixtures tiny (a saved tiny random model) and pool (two problems, ids 1 and 2): conftest.py
 
 
 def recipe(tiny, pool, **changes):
