@@ -7,7 +7,6 @@ import torch
 
 pytest.importorskip("trl")
 
-from oneshot_rlvr.cli import main  # noqa: E402
 from oneshot_rlvr.config import load_recipe, to_grpo_config  # noqa: E402
 from oneshot_rlvr.models import load_model  # noqa: E402
 from oneshot_rlvr.ppo import (CRITIC_DIR, PPOSettings, PPOTrainer, build_critic, critic_step,  # noqa: E402
@@ -186,22 +185,7 @@ def test_a_ppo_run_resumes_exactly(tiny, pool, tmp_path):
     assert all(torch.allclose(a[name], b[name], atol=1e-6) for name in a)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--set", "value_clip=-0.5"], "value_clip is -0.5"),
-    (["--set", "critic_learning_rate=0"], "critic_learning_rate is 0.0"),
-    (["--set", "critic_learning_rate=-1e-5"], "critic_learning_rate is -1e-05"),
-])
-def test_bad_ppo_setting_is_one_line_exit_2(extra, message, pool, tmp_path, capsys, monkeypatch):
-    import oneshot_rlvr.models as models
-
-    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
-    out = tmp_path / "out"
-    status = main(["train", "--config", "recipes/cpu-smollm2.yaml", "--algorithm", "ppo", "--data", pool,
-                   "--examples", "1", "--out", str(out), *extra])
-    assert status == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0] and "override" in err[0], err
-    assert not out.exists()
+# bad PPO settings (one line, exit 2, before any model loads): rows of test_train.py's bad-config test
 
 
 def test_resuming_a_grpo_run_as_ppo_is_a_clear_error(tiny, pool, tmp_path):
