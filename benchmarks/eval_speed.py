@@ -5,7 +5,8 @@
 Same prompts (the first N GSM8K questions in the paper's evaluation template), greedy, same model, one
 run; three ways:
 - ``hf backend``: oneshot_rlvr.generation.HFBackend (length-sorted continuous batching: a row leaves
-  at EOS and a waiting one takes its place; ``--batch-size`` rows at most);
+  at EOS and a waiting one takes its place; ``--batch-size`` rows at most); also in bfloat16 (this CPU
+  has AVX-512 BF16; other numerics, so greedy answers can differ from float32: the default stays float32);
 - ``padded generate``: one unsorted, left-padded ``model.generate`` batch of all prompts, and the same in
   unsorted chunks of ``--batch-size`` (what a plain harness does);
 - ``single generate``: a loop of one-prompt ``model.generate`` calls.
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--skip-single", action="store_true", help="skip the slow one-prompt-at-a-time loop")
+    parser.add_argument("--skip-bf16", action="store_true", help="skip the hf backend in bfloat16")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
 
@@ -68,6 +70,16 @@ def main() -> None:
     lengths = [c[0].num_tokens for c in completions]
     results["hf backend"] = {"seconds": seconds, "tokens": sum(lengths),
                              "capped": sum(c[0].finish_reason == "length" for c in completions)}
+
+    if not args.skip_bf16:  # `oneshot-rlvr eval --dtype bfloat16`: other numerics (greedy answers can differ)
+        half = load_model(args.model, device="cpu", dtype="bfloat16").model
+        start = time.perf_counter()
+        completions = HFBackend(half, tokenizer, batch_size=args.batch_size).generate(
+            prompts, SamplingParams(max_tokens=args.max_tokens))
+        results["hf backend, bfloat16"] = {"seconds": time.perf_counter() - start,
+                                           "tokens": sum(c[0].num_tokens for c in completions),
+                                           "capped": sum(c[0].finish_reason == "length" for c in completions)}
+        del half
 
     generate_args = dict(max_new_tokens=args.max_tokens, do_sample=False, pad_token_id=backend.pad_id)
     with torch.inference_mode():

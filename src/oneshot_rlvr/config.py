@@ -31,6 +31,7 @@ to fix it — raised before any model loads.
 | critic_learning_rate, value_clip, gae_gamma, gae_lambda, whiten_advantages | (no field) | read by ``ppo.PPOSettings`` (verl's critic and GAE defaults) |
 | seed | seed | TRL also seeds its prompt sampler with it (shuffle_dataset kept: the copies are identical) |
 | use_vllm, vllm_mode | use_vllm, vllm_mode | |
+| rollout_backend, shared_prompt_forward | (trainer class) | ``fast_trainer.faster``: hf rollouts instead of TRL's ``model.generate`` (not with vLLM; trl = TRL's own), and the shared prompt run once in the loss forward; same numerics |
 | dtype | bf16 (True only for bfloat16 on cuda); use_cpu = device == "cpu" | the train stage loads the model in ``resolve_dtype`` |
 | gradient_checkpointing | activation_checkpointing (transformers 5 name; TRL defaults it to True) | |
 | report_to | report_to | |
@@ -142,6 +143,8 @@ class TrainRecipe:
     seed: int = 0  # here
     # --- engine ---
     use_vllm: bool = False  # TRL: generate with vLLM (GPU only)
+    rollout_backend: str = "hf"  # here: hf = fast_trainer rollouts (early exit, prompt run once); trl = model.generate
+    shared_prompt_forward: bool = True  # here: rows with one prompt run it once in the loss forward (fast_trainer)
     vllm_mode: str = "colocate"  # TRL: colocate | server
     dtype: str = "auto"  # here: auto = bfloat16 on GPU (verl bf16), float32 on CPU
     report_to: str = "none"  # TRL / transformers report_to
@@ -214,7 +217,7 @@ class TrainRecipe:
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainRecipe))
 _CHOICES = {"algorithm": ALGORITHMS, "reward": REWARD_KINDS, "reward_mode": MODES, "template": tuple(TEMPLATES),
             "eval_template": tuple(TEMPLATES), "loss_aggregation": tuple(LOSS_TYPES), "lr_scheduler": SCHEDULERS,
-            "vllm_mode": ("colocate", "server"), "dtype": DTYPES}
+            "vllm_mode": ("colocate", "server"), "dtype": DTYPES, "rollout_backend": ("hf", "trl")}
 _MINIMUMS = {"prompts_per_step": 1, "micro_batch_size": 1, "steps": 1, "max_prompt_tokens": 1,
              "max_response_tokens": 1, "eval_max_tokens": 1, "eval_limit": 1, "save_every": 0, "eval_every": 0,
              "keep_checkpoints": 0, "warmup_steps": 0, "seed": 0, "kl_coef": 0, "entropy_coef": 0,

@@ -54,6 +54,18 @@ class Completion:
     finish_reason: str
 
 
+@dataclass(frozen=True)
+class GeneratedIds:
+    """One continuation as token ids (without the EOS that ended it: that is ``eos_token_id``, else None), its
+    ``finish_reason`` "stop" | "length", and, when asked for, ``logprobs``: one per sampled token, the ending
+    EOS's included (so one more than ``token_ids`` when ``eos_token_id`` is set)."""
+
+    token_ids: tuple[int, ...]
+    finish_reason: str
+    logprobs: tuple[float, ...] | None = None
+    eos_token_id: int | None = None
+
+
 class Backend(Protocol):
     name: str
 
@@ -88,16 +100,26 @@ class HFBackend:
 
     def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
                  progress: PROGRESS | None = None) -> list[list[Completion]]:
+        encoded = [self.tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
+        generated = self.generate_ids(encoded, params, progress=progress)
+        return [[self._completion(list(g.token_ids), g.finish_reason, params.stop) for g in row] for row in generated]
+
+    def generate_ids(self, prompt_ids: list[list[int]], params: SamplingParams, *, progress: PROGRESS | None = None,
+                     logprobs: bool = False) -> list[list["GeneratedIds"]]:
+        """``params.n`` continuations of each tokenized prompt, in prompt order. Token ids exclude the EOS that
+        ended a row (``finish_reason`` "stop"); with ``logprobs`` each sampled token's log-probability under the
+        sampling distribution (logits / temperature; greedy: temperature 1), as the trainer's loss computes it."""
         import torch
 
-        encoded = [self.tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
-        rows = [(p, s) for p in range(len(prompts)) for s in range(params.n)]
-        rows.sort(key=lambda row: -len(encoded[row[0]]))  # similar lengths join together: little padding
+        rows = [(p, s) for p in range(len(prompt_ids)) for s in range(params.n)]
+        rows.sort(key=lambda row: -len(prompt_ids[row[0]]))  # similar lengths join together: little padding
         pending = deque(rows)
         device = self.model.device
         generators = {row: torch.Generator(device=device).manual_seed(row_seed(params.seed, *row)) for row in rows}
         outputs: dict[tuple[int, int], list[int]] = {row: [] for row in rows}
+        token_logprobs: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
         finish: dict[tuple[int, int], str] = {}
+        ended_by: dict[tuple[int, int], int] = {}
         refill_at = max(1, self.batch_size // 4)  # prefill new rows in groups, not one at a time
         batch: _RunningBatch | None = None
         with torch.inference_mode():
@@ -105,15 +127,23 @@ class HFBackend:
                 free = self.batch_size - (len(batch.rows) if batch else 0)
                 if pending and (batch is None or free >= min(refill_at, len(pending))):
                     joining = [pending.popleft() for _ in range(min(free, len(pending)))]
-                    batch = self._prefill(joining, [encoded[p] for p, _ in joining]).join(batch)
-                tokens = self._sample(batch.logits.float(), [generators[row] for row in batch.rows], params)  # (A,)
+                    batch = self._prefill(joining, [prompt_ids[p] for p, _ in joining]).join(batch)
+                logits = batch.logits.float()  # (A, V)
+                tokens = self._sample(logits, [generators[row] for row in batch.rows], params)  # (A,)
+                if logprobs:
+                    scaled = logits / params.temperature if params.temperature > 0 else logits
+                    chosen = torch.log_softmax(scaled, dim=-1).gather(-1, tokens[:, None])[:, 0].tolist()  # (A,)
                 keep = []
                 for slot, row in enumerate(batch.rows):
                     token = int(tokens[slot])
+                    if logprobs:
+                        token_logprobs[row].append(chosen[slot])
                     if token in self.eos_ids or (params.stop and self._hit_stop(outputs[row] + [token], params.stop)):
                         finish[row] = "stop"
                         if token not in self.eos_ids:
                             outputs[row].append(token)
+                        else:
+                            ended_by[row] = token
                     else:
                         outputs[row].append(token)
                         if len(outputs[row]) >= params.max_tokens:
@@ -128,8 +158,10 @@ class HFBackend:
                 if len(keep) < len(batch.rows):  # copies the cache: only when a row has left
                     batch = batch.select(keep)
                 batch.step(lambda mask, positions: self._forward(tokens[keep][:, None], mask, positions, batch.cache))
-        return [[self._completion(outputs[(p, s)], finish[(p, s)], params.stop) for s in range(params.n)]
-                for p in range(len(prompts))]
+        return [[GeneratedIds(tuple(outputs[(p, s)]), finish[(p, s)],
+                              tuple(token_logprobs[(p, s)]) if logprobs else None, ended_by.get((p, s)))
+                 for s in range(params.n)]
+                for p in range(len(prompt_ids))]
 
     def _forward(self, input_ids, mask, positions, cache, last_only: bool = False):
         """Logits of the last position, (A, V); extends ``cache`` in place."""
@@ -138,16 +170,25 @@ class HFBackend:
                           **{self._cache_keyword: cache}, **extra).logits[:, -1, :]
 
     def _prefill(self, rows: list[tuple[int, int]], prompt_ids: list[list[int]]) -> "_RunningBatch":
+        """Run the prompts of joining ``rows``; each distinct prompt once (samples of one prompt, and the copies of
+        a 1-shot batch, share it), its cache rows then copied to every row that has it."""
         import torch
         from transformers import DynamicCache
 
         device = self.model.device
-        width = max(len(ids) for ids in prompt_ids)
-        input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + ids for ids in prompt_ids], device=device)
-        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in prompt_ids], device=device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, P): left padding shifts no position
+        distinct = list(dict.fromkeys(tuple(ids) for ids in prompt_ids))
+        width = max(len(ids) for ids in distinct)
+        input_ids = torch.tensor([[self.pad_id] * (width - len(ids)) + list(ids) for ids in distinct], device=device)
+        mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in distinct], device=device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (U, P): left padding shifts no position
         cache = DynamicCache()
-        logits = self._forward(input_ids, mask, positions, cache, last_only=True)  # (B, V)
+        logits = self._forward(input_ids, mask, positions, cache, last_only=True)  # (U, V)
+        if len(distinct) < len(rows):
+            where = {ids: index for index, ids in enumerate(distinct)}
+            index = torch.tensor([where[tuple(ids)] for ids in prompt_ids], device=device)  # (B,)
+            for layer in cache.layers:
+                layer.keys, layer.values = layer.keys[index], layer.values[index]
+            mask, positions, logits = mask[index], positions[index], logits[index]
         return _RunningBatch(list(rows), cache, mask, positions[:, -1:] + 1, logits)
 
     @staticmethod

@@ -313,6 +313,10 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
         from .ppo import PPOSettings, PPOTrainer
 
         trainer_class, extra = PPOTrainer, {"critic": critic, "settings": PPOSettings.from_recipe(recipe)}
+    if recipe.rollout_backend == "hf" or recipe.shared_prompt_forward:
+        from .fast_trainer import faster
+
+        trainer_class = faster(trainer_class, rollouts=recipe.rollout_backend, shared_prompt=recipe.shared_prompt_forward)
     trainer = trainer_class(model=loaded.model, reward_funcs=[reward, recorder, boxed], args=args, **extra,
                           train_dataset=dataset, processing_class=loaded.tokenizer,
                           callbacks=[_make_callback(recipe, out, recorder, base_dtype, loaded.tokenizer, eval_problems),
