@@ -49,7 +49,7 @@ def run(command: list[str], log: Path) -> float:
 def demo_figures(args, scratch: Path) -> dict | None:
     if args.skip_demo:
         return None
-    folder = Path(args.demo_dir) if args.demo_dir else scratch / "demo"
+    folder = Path(args.demo_dir or args.demo_out or scratch / "demo")
     if not args.demo_dir:
         env_cache = scratch / "cache"  # a fresh cache: the toy base is pretrained inside the timed run
         command = [sys.executable, "-m", "oneshot_rlvr.cli", "demo", "--out", str(folder)]
@@ -86,13 +86,53 @@ def train_figures(args, scratch: Path, demo: dict | None) -> dict:
     return figures
 
 
+def summary_rows(bench: dict) -> list[dict]:
+    """Each figure of ``bench`` against its target: ``{"figure", "value", "target", "met"}`` (met None: no target)."""
+    rows = []
+    for name, figures in bench["train_step"].items():
+        ours = figures["variants"]["oneshot-rlvr train"]
+        ratio = ours["speedup_vs_trl_defaults"]
+        rows.append((f"train step vs TRL defaults: {name}", f"{ratio:.2f}×", "≥ 1.5×, never < 1×", ratio >= 1.5))
+        hand = figures["variants"]["hand-written"]["median_step_s"] / ours["median_step_s"]
+        rows.append((f"train step vs hand-written: {name}", f"{hand:.2f}×", "(reference)", None))
+    results = bench["eval_speed"]["results"]
+    ratio = results["hf backend"]["ratio_to_padded"]
+    rows.append(("eval tokens/s vs padded generate (hf backend, float32)", f"{ratio:.2f}×", "≥ 2×", ratio >= 2))
+    if "hf backend, bfloat16" in results:
+        ratio = results["hf backend, bfloat16"]["ratio_to_padded"]
+        rows.append(("eval tokens/s vs padded generate (hf backend, --dtype bfloat16)", f"{ratio:.2f}×", "(lever)", None))
+    targets = bench["grading"]["targets"]
+    rate = targets["gold corpora verdicts/s"]["got"]
+    rows.append(("grader verdicts/s (gold corpora)", f"{rate:.0f}", "≥ 1000", rate >= 1000))
+    rows.append(("grader verdicts over 3 s", str(targets["our verdicts over 3 s"]["got"]), "0",
+                 targets["our verdicts over 3 s"]["met"]))
+    demo = bench.get("demo")
+    if demo:
+        rows.append(("demo minutes (fresh cache, pretraining included)", f"{demo['minutes']:.1f}", "< 15 with room",
+                     demo["minutes"] < 14 and bool(demo["complete"])))
+    return [dict(zip(("figure", "value", "target", "met"), row)) for row in rows]
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| figure | value | target | met |", "|---|---:|---|---|"]
+    for row in rows:
+        met = "-" if row["met"] is None else "yes" if row["met"] else "NO"
+        lines.append(f"| {row['figure']} | {row['value']} | {row['target']} | {met} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("bench.json"))
     parser.add_argument("--demo-dir", help="read the demo's wall time from this finished run instead of running it")
+    parser.add_argument("--demo-out", help="where the demo run goes (default: a temporary folder)")
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a smoke run: fewer steps and prompts")
+    parser.add_argument("--table", type=Path, help="print the summary of a saved bench.json (rebuilt) and stop")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(summary_rows(json.loads(args.table.read_text()))))
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-") as name:
         scratch = Path(name)
         demo = demo_figures(args, scratch)
@@ -104,32 +144,10 @@ def main(argv=None) -> int:
         run([sys.executable, str(HERE / "grading.py"), "--json", str(grading_json)], scratch / "grading.log")
         evaluation, grading = json.loads(eval_json.read_text()), json.loads(grading_json.read_text())
 
-    rows = []  # (figure, value, target, met)
-    for name, figures in train.items():
-        ratio = figures["variants"]["oneshot-rlvr train"]["speedup_vs_trl_defaults"]
-        hand = figures["variants"]["oneshot-rlvr train"]["median_step_s"]
-        hand /= figures["variants"]["hand-written"]["median_step_s"]
-        rows.append((f"train step vs TRL defaults: {name}", f"{ratio:.2f}×", "≥ 1.5×", ratio >= 1.5))
-        rows.append((f"train step vs hand-written: {name}", f"{1 / hand:.2f}×", "≥ 1× (never slower)", hand <= 1))
-    results = evaluation["results"]
-    rows.append(("eval tokens/s vs padded generate (hf backend, float32)",
-                 f"{results['hf backend']['ratio_to_padded']:.2f}×", "≥ 2×", results["hf backend"]["ratio_to_padded"] >= 2))
-    if "hf backend, bfloat16" in results:
-        ratio = results["hf backend, bfloat16"]["ratio_to_padded"]
-        rows.append(("eval tokens/s vs padded generate (hf backend, bfloat16)", f"{ratio:.2f}×", "(lever)", None))
-    rate = grading["targets"]["gold corpora verdicts/s"]["got"]
-    rows.append(("grader verdicts/s (gold corpora)", f"{rate:.0f}", "≥ 1000", rate >= 1000))
-    rows.append(("grader verdicts over 3 s", str(grading["targets"]["our verdicts over 3 s"]["got"]), "0",
-                 grading["targets"]["our verdicts over 3 s"]["met"]))
-    if demo:
-        rows.append(("demo minutes (fresh cache, pretraining included)", f"{demo['minutes']:.1f}", "< 15 with room",
-                     demo["minutes"] < 14 and bool(demo["complete"])))
-    print("| figure | value | target | met |\n|---|---:|---|---|")
-    for figure, value, target, met in rows:
-        print(f"| {figure} | {value} | {target} | {'-' if met is None else 'yes' if met else 'NO'} |")
     bench = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "quick": args.quick,
-             "summary": [dict(zip(("figure", "value", "target", "met"), row)) for row in rows],
              "train_step": train, "eval_speed": evaluation, "grading": grading, "demo": demo}
+    bench["summary"] = summary_rows(bench)
+    print(table(bench["summary"]))
     handle, temporary = tempfile.mkstemp(dir=args.out.resolve().parent, suffix=".tmp")
     with os.fdopen(handle, "w") as stream:
         json.dump(bench, stream, indent=2)

@@ -84,3 +84,33 @@ def test_vllm_missing_gives_a_clear_message():
             VLLMBackend("some/model")
     else:
         pytest.skip("vLLM is installed here")
+
+
+@pytest.mark.parametrize("batch_size", [2, 16])
+def test_repeated_prompts_share_one_prefill_and_still_match_generate(peaky, batch_size):
+    """A 1-shot batch (one prompt many times, mixed with others): each distinct prompt runs once, same output."""
+    prompts = [PROMPTS[1]] * 5 + [PROMPTS[3], PROMPTS[1]]
+    results = HFBackend(peaky.model, peaky.tokenizer, batch_size=batch_size).generate(
+        prompts, SamplingParams(n=2, max_tokens=16))
+    for prompt, row in zip(prompts, results):
+        assert [c.text for c in row] == [reference_greedy(peaky, prompt, 16)] * 2
+
+
+def test_generate_ids_reports_the_ending_eos_and_one_logprob_per_sampled_token(peaky):
+    from collections import Counter
+
+    backend = HFBackend(peaky.model, peaky.tokenizer)
+    prompt_ids = [peaky.tokenizer(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
+    params = SamplingParams(n=2, temperature=0.7, max_tokens=10, seed=1)
+    emitted = Counter(t for row in backend.generate_ids(prompt_ids, params) for g in row for t in g.token_ids)
+    backend.eos_ids = {emitted.most_common(3)[-1][0]}  # the random model never says EOS: make a common token one
+    rows = backend.generate_ids(prompt_ids, params, logprobs=True)
+    ended = [g for row in rows for g in row if g.finish_reason == "stop"]
+    capped = [g for row in rows for g in row if g.finish_reason == "length"]
+    assert ended and capped  # both kinds occur, so both branches are checked
+    for g in ended:
+        assert g.eos_token_id in backend.eos_ids and len(g.logprobs) == len(g.token_ids) + 1
+    for g in capped:
+        assert g.eos_token_id is None and len(g.token_ids) == 10 and len(g.logprobs) == 10
+    assert all(lp <= 0 for row in rows for g in row for lp in g.logprobs)
+    assert backend.generate_ids(prompt_ids[:1], SamplingParams(max_tokens=4))[0][0].logprobs is None
