@@ -3,6 +3,8 @@
 ``HFBackend`` does not call ``model.generate``: ``generate`` keeps every row of a batch running until
 the longest row ends, so on a CPU most of the work goes to rows that have already finished. Here:
 - rows (prompt × sample) are sorted by prompt length and cut into batches, so padding is small;
+- each distinct prompt of a joining group runs once and its cache rows are copied (a prompt's samples,
+  the copies of a 1-shot training batch);
 - each batch runs a decode loop over a KV cache; a row leaves the batch (its cache rows are dropped)
   the step it emits EOS or a stop string, so the cost follows the tokens actually generated;
 - sampling draws from one ``torch.Generator`` per row, seeded by (seed, prompt, sample): a row's

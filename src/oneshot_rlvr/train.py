@@ -15,6 +15,9 @@ Departures from a textbook GRPO run, each the paper's or verl's:
 - KL as a loss term with the k3 estimator (``beta``), plus an entropy bonus (``entropy_coef`` > 0);
 - with reward ``none`` every advantage is zero, so only the KL, entropy and weight-decay terms act: this
   is how "policy-gradient loss off" is expressed (the entropy-only and kl-wd-only ablations).
+And one of ours, for speed with the same numerics: rollouts come from ``generation.HFBackend`` (rows leave
+at EOS, one seeded generator per row) and a shared prompt runs once in the loss forward (``fast_trainer``;
+``rollout_backend: trl`` and ``shared_prompt_forward: false`` give TRL's own paths).
 
 Outputs under ``--out``: ``config.yaml`` (the resolved recipe), ``metrics.jsonl`` (one line per step),
 ``history.json`` (``{example_id: [training accuracy each time the example was sampled]}``, accuracy
