@@ -104,20 +104,27 @@ def test_rollouts_are_sampled_from_the_log_probs_the_loss_uses(tiny, tmp_path):
 
 
 def test_trainer_rollouts_end_at_eos_are_seeded_and_follow_the_step(tiny, tmp_path):
+    from collections import Counter
+
     trainer = build_trainer(tiny, tmp_path, max_response_tokens=30)
     prompt_ids = [trainer._tokenizer("What is 2+3? Answer:")["input_ids"]] * 4
     first, logprobs = trainer._generate_single_turn(prompt_ids, None, {}, 4)
     again, _ = trainer._generate_single_turn(prompt_ids, None, {}, 4)
     assert logprobs is None and first == again  # same step, same seed: same rollouts
     assert len({tuple(c) for c in first}) > 1  # rows sample independently
-    for completion in first:
+    # the random model never says EOS: make a token it emits often one, so some rows end and some do not
+    emitted, original_eos = Counter(t for c in first for t in c), trainer.eos_token_ids
+    trainer.eos_token_ids = [emitted.most_common(4)[-1][0]]
+    ending = trainer._generate_single_turn(prompt_ids * 2, None, {}, 4)[0]
+    ended = [c for c in ending if c[-1] in trainer.eos_token_ids]
+    assert ended and len(ended) < len(ending)
+    for completion in ending:
         assert 1 <= len(completion) <= 30
-        ended = completion[-1] in trainer.eos_token_ids
-        assert ended or len(completion) == 30  # EOS kept as the last token, or cut at the cap
+        assert completion in ended or len(completion) == 30  # EOS kept as the last token, or cut at the cap
         assert not any(t in trainer.eos_token_ids for t in completion[:-1])
-    trainer.state.global_step = 1
+    trainer.eos_token_ids, trainer.state.global_step = original_eos, 1
     later, _ = trainer._generate_single_turn(prompt_ids, None, {}, 4)
-    assert later != first
+    assert later != first  # the next step draws new rollouts
     assert rollout_seed(0, 1, 0) != rollout_seed(0, 1, 1)  # each process draws its own
 
 
