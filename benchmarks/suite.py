@@ -35,12 +35,13 @@ TARGETS = {  # issue 7 and issue 3
 }
 
 
-def run(command: list[str], log: Path) -> float:
-    """Run ``command``, its output to ``log``; seconds taken. Exits with the log's tail on failure."""
+def run(command: list[str], log: Path, **env: str) -> float:
+    """Run ``command`` (``env`` added to the environment), its output to ``log``; seconds taken. Exits with the
+    log's tail on failure."""
     start = time.monotonic()
     with open(log, "w") as stream:
         done = subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, cwd=REPO,
-                              env={**os.environ, "TRL_EXPERIMENTAL_SILENCE": "1"})
+                              env={**os.environ, "TRL_EXPERIMENTAL_SILENCE": "1", **env})
     if done.returncode:
         sys.exit(f"{' '.join(command[:3])} failed (exit {done.returncode}); see {log}:\n" + log.read_text()[-2000:])
     return time.monotonic() - start
@@ -51,15 +52,11 @@ def demo_figures(args, scratch: Path) -> dict | None:
         return None
     folder = Path(args.demo_dir or args.demo_out or scratch / "demo")
     if not args.demo_dir:
-        env_cache = scratch / "cache"  # a fresh cache: the toy base is pretrained inside the timed run
         command = [sys.executable, "-m", "oneshot_rlvr.cli", "demo", "--out", str(folder)]
         if args.quick:
             command += ["--budget-minutes", "3"]
-        os.environ["ONESHOT_RLVR_CACHE"] = str(env_cache)
-        try:
-            wall = run(command, scratch / "demo.log")
-        finally:
-            os.environ.pop("ONESHOT_RLVR_CACHE", None)
+        # a fresh cache: the toy base is pretrained inside the timed run
+        wall = run(command, scratch / "demo.log", ONESHOT_RLVR_CACHE=str(scratch / "cache"))
     manifest = json.loads((folder / "demo.json").read_text())
     seconds = manifest["seconds"]
     return {"folder": str(folder), "minutes": seconds["total"] / 60, "stages_s": seconds,

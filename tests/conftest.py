@@ -41,3 +41,14 @@ def pool(tmp_path) -> str:
     path = tmp_path / "pool.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in TINY_POOL))
     return str(path)
+
+
+@pytest.fixture
+def one_problem_benchmarks(tmp_path) -> Path:
+    """A benchmark folder holding gsm8k with one problem (the train stage's held-out evaluations)."""
+    import json
+
+    folder = tmp_path / "bench" / "gsm8k"
+    folder.mkdir(parents=True)
+    folder.joinpath("test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
+    return folder.parent

@@ -13,7 +13,8 @@ from oneshot_rlvr.ppo import (CRITIC_DIR, PPOSettings, PPOTrainer, build_critic,
                               critic_values, gae, make_critic_optimizer, masked_whiten, token_rewards, value_loss)
 from oneshot_rlvr.train import run_training  # noqa: E402
 
-# fixtures tiny (a saved tiny random model) and pool (two problems, ids 1 and 2): conftest.py
+# fixtures tiny (a saved tiny random model), pool (two problems, ids 1 and 2) and one_problem_benchmarks:
+# conftest.py
 
 
 def recipe(tiny, pool, **changes):
@@ -144,12 +145,9 @@ def test_zero_critic_without_whitening_gives_the_reward_at_every_token(tiny, poo
 
 # --- runs ---------------------------------------------------------------------------------------------------
 
-def test_a_short_ppo_run_writes_the_grpo_records(tiny, pool, tmp_path):
-    bench = tmp_path / "bench" / "gsm8k"
-    bench.mkdir(parents=True)
-    bench.joinpath("test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
-    out = run_training(recipe(tiny, pool, eval_every=2, eval_benchmarks=("gsm8k",), eval_data_dir=str(bench.parent),
-                              eval_max_tokens=4), tmp_path / "run")
+def test_a_short_ppo_run_writes_the_grpo_records(tiny, pool, one_problem_benchmarks, tmp_path):
+    out = run_training(recipe(tiny, pool, eval_every=2, eval_benchmarks=("gsm8k",),
+                              eval_data_dir=str(one_problem_benchmarks), eval_max_tokens=4), tmp_path / "run")
     assert (out / "config.yaml").is_file() and "algorithm: ppo" in (out / "config.yaml").read_text()
     metrics = read_lines(out / "metrics.jsonl")
     assert [m["step"] for m in metrics] == [1, 2]

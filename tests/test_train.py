@@ -12,7 +12,8 @@ from oneshot_rlvr.config import load_recipe  # noqa: E402
 from oneshot_rlvr.models import load_model  # noqa: E402
 from oneshot_rlvr.train import run_training  # noqa: E402
 
-# fixtures tiny (a saved tiny random model) and pool (two problems, ids 1 and 2): conftest.py
+# fixtures tiny (a saved tiny random model), pool (two problems, ids 1 and 2) and one_problem_benchmarks:
+# conftest.py
 
 
 def recipe(tiny, pool, **changes):
@@ -27,12 +28,9 @@ def read_lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_a_short_run_writes_every_record(tiny, pool, tmp_path):
-    bench = tmp_path / "bench" / "gsm8k"
-    bench.mkdir(parents=True)
-    bench.joinpath("test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
-    out = run_training(recipe(tiny, pool, eval_every=1, eval_benchmarks=("gsm8k",), eval_data_dir=str(bench.parent),
-                              eval_max_tokens=4), tmp_path / "run")
+def test_a_short_run_writes_every_record(tiny, pool, one_problem_benchmarks, tmp_path):
+    out = run_training(recipe(tiny, pool, eval_every=1, eval_benchmarks=("gsm8k",),
+                              eval_data_dir=str(one_problem_benchmarks), eval_max_tokens=4), tmp_path / "run")
     evals = read_lines(out / "eval.jsonl")
     assert [e["step"] for e in evals] == [0, 1, 2] and evals[0]["benchmarks"]["gsm8k"]["n"] == 1
     metrics = read_lines(out / "metrics.jsonl")

@@ -61,6 +61,7 @@ import yaml
 
 from .data.benchmarks import BENCHMARKS, PAPER_SIX
 from .data.prompts import TEMPLATES
+from .fast_trainer import ROLLOUT_BACKENDS
 from .grading import MODES
 from .rewards import REWARD_KINDS
 
@@ -217,7 +218,7 @@ class TrainRecipe:
 FIELD_NAMES = tuple(f.name for f in dataclasses.fields(TrainRecipe))
 _CHOICES = {"algorithm": ALGORITHMS, "reward": REWARD_KINDS, "reward_mode": MODES, "template": tuple(TEMPLATES),
             "eval_template": tuple(TEMPLATES), "loss_aggregation": tuple(LOSS_TYPES), "lr_scheduler": SCHEDULERS,
-            "vllm_mode": ("colocate", "server"), "dtype": DTYPES, "rollout_backend": ("hf", "trl")}
+            "vllm_mode": ("colocate", "server"), "dtype": DTYPES, "rollout_backend": ROLLOUT_BACKENDS}
 _MINIMUMS = {"prompts_per_step": 1, "micro_batch_size": 1, "steps": 1, "max_prompt_tokens": 1,
              "max_response_tokens": 1, "eval_max_tokens": 1, "eval_limit": 1, "save_every": 0, "eval_every": 0,
              "keep_checkpoints": 0, "warmup_steps": 0, "seed": 0, "kl_coef": 0, "entropy_coef": 0,

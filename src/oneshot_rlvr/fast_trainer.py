@@ -31,9 +31,8 @@ methods replaced; tokenizing, rewards, advantages and the loss stay TRL's.
 from __future__ import annotations
 
 import hashlib
-import inspect
 
-from .generation import HFBackend, SamplingParams
+from .generation import HFBackend, SamplingParams, cache_keyword
 
 ROLLOUT_BACKENDS = ("hf", "trl")
 
@@ -120,8 +119,8 @@ def faster(trainer_class, *, rollouts: str = "hf", shared_prompt: bool = True):
             from accelerate.utils import DistributedType
 
             core = self.accelerator.unwrap_model(model)
-            name = "is_activation_checkpointing" if hasattr(core, "is_activation_checkpointing") else "is_gradient_checkpointing"
-            checkpointing = getattr(core, name, False)  # transformers 5 renamed it
+            renamed = hasattr(core, "is_activation_checkpointing")  # transformers 5's name for it
+            checkpointing = getattr(core, "is_activation_checkpointing" if renamed else "is_gradient_checkpointing", False)
             return not checkpointing and self.accelerator.distributed_type in (
                 DistributedType.NO, DistributedType.MULTI_CPU, DistributedType.MULTI_GPU)
 
@@ -131,7 +130,7 @@ def faster(trainer_class, *, rollouts: str = "hf", shared_prompt: bool = True):
             from transformers import DynamicCache
 
             core = self.accelerator.unwrap_model(model)  # the prompt runs outside DDP's hooks; the rest through them
-            keyword = "cache" if "cache" in inspect.signature(type(core).forward).parameters else "past_key_values"
+            keyword = cache_keyword(core)
             count = rows.shape[0]
             cache = DynamicCache()
             with self.accelerator.autocast():

@@ -80,6 +80,12 @@ class BackendError(ValueError):
     """A backend that cannot run here (missing package, bad setting): the message says how to fix it."""
 
 
+def cache_keyword(model) -> str:
+    """The name of the KV-cache argument of ``model``'s forward: transformers 5.x renamed ``past_key_values`` to
+    ``cache`` (the old name warns, then goes)."""
+    return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
+
+
 def row_seed(seed: int, prompt_index: int, sample_index: int) -> int:
     digest = hashlib.sha256(f"{seed}/{prompt_index}/{sample_index}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
@@ -97,8 +103,7 @@ class HFBackend:
         eos = getattr(model.generation_config, "eos_token_id", None) or tokenizer.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, (list, tuple)) else [eos]) - {None}
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids, default=0)
-        # transformers 5.x renames forward's `past_key_values` to `cache` (the old name warns, then goes)
-        self._cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self._cache_keyword = cache_keyword(model)
 
     def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
                  progress: PROGRESS | None = None) -> list[list[Completion]]:
