@@ -151,3 +151,39 @@ def test_a_run_with_trl_rollouts_and_forward_still_trains(tiny, pool, tmp_path):
                                     dtype="float32", rollout_backend="trl", shared_prompt_forward=False))
     out = run_training(recipe, tmp_path / "run")
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_cpu_lm_head_tiles_keep_the_numbers_and_are_restored(tiny, tmp_path):
+    """Small tiles (several token and vocabulary tiles on the tiny model) give TRL's values and gradients; TRL's
+    constants are back after the step, also when it fails."""
+    import trl.kernels.chunked_logprob as kernel
+    import trl.trainer.utils as trl_utils
+
+    from oneshot_rlvr.fast_trainer import lm_head_tiles
+
+    trainer = build_trainer(tiny, tmp_path)
+    input_ids, mask, keep = batch(trainer, ["What is 2+3? Answer:"] * 4)
+    defaults = kernel.TOKEN_CHUNK_SIZE, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE
+    tiles = (3, 16)
+    assert input_ids.shape[0] * keep > 2 * tiles[0] and trainer.model.config.vocab_size > 2 * tiles[1]
+    (ours, ours_entropy, ours_grads), _ = both_paths(trainer, input_ids, mask, keep)
+    seen = []
+    original = kernel._forward_tile
+    kernel._forward_tile = lambda tile, *a, **k: seen.append(tuple(tile.shape)) or original(tile, *a, **k)
+    try:
+        with lm_head_tiles(torch.device("cpu"), tiles):
+            (tiled, tiled_entropy, tiled_grads), _ = both_paths(trainer, input_ids, mask, keep)
+    finally:
+        kernel._forward_tile = original
+    assert seen and all(rows <= tiles[0] and columns <= tiles[1] for rows, columns in seen)  # small tiles used
+    valid = mask[:, -keep:].bool()
+    assert (tiled - ours).abs()[valid].max() <= TOLERANCE
+    assert (tiled_entropy - ours_entropy).abs()[valid].max() <= TOLERANCE
+    for name, grad in ours_grads.items():
+        assert torch.allclose(tiled_grads[name], grad, rtol=1e-3, atol=1e-6), name
+    assert (kernel.TOKEN_CHUNK_SIZE, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE) == defaults
+    with pytest.raises(RuntimeError), lm_head_tiles("cpu", tiles):
+        raise RuntimeError("step failed")
+    assert (kernel.TOKEN_CHUNK_SIZE, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE) == defaults
+    with lm_head_tiles(torch.device("meta"), tiles):  # not a CPU: TRL's tiles stay
+        assert (kernel.TOKEN_CHUNK_SIZE, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE) == defaults
