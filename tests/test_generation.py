@@ -47,6 +47,29 @@ def test_seeded_sampling_is_reproducible_and_independent_of_batching():
     assert [[c.text for c in row] for row in other_seed] != [[c.text for c in row] for row in first]
 
 
+@pytest.mark.parametrize("temperature, top_p", [(1.0, 1.0), (0.6, 1.0), (1.0, 0.7)])
+def test_sampling_draws_from_the_tempered_nucleus(temperature, top_p):
+    """Frequencies over 20,000 rows (one generator each) match softmax(logits / T) cut to the top-p nucleus;
+    tokens of probability 0 (masked, or outside the nucleus) are never drawn."""
+    logits = torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0, float("-inf")])
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1:  # nucleus: the tokens whose preceding mass is below top_p (probs are sorted here)
+        probs = torch.where(probs.cumsum(-1) - probs < top_p, probs, torch.zeros_like(probs))
+        probs = probs / probs.sum()
+    rows = 20_000
+    generators = [torch.Generator().manual_seed(1000 + i) for i in range(rows)]
+    tokens = HFBackend._sample(logits.expand(rows, -1), generators,
+                               SamplingParams(temperature=temperature, top_p=top_p, max_tokens=1))
+    counts = torch.bincount(tokens, minlength=len(logits)).double()
+    expected = probs.double() * rows
+    assert (counts[expected == 0] == 0).all()
+    spread = (expected * (1 - probs.double())).sqrt()  # binomial standard deviation
+    assert ((counts - expected).abs() <= 5 * spread + 1)[expected > 0].all(), (counts, expected)
+    again = HFBackend._sample(logits.expand(rows, -1), [torch.Generator().manual_seed(1000 + i) for i in range(rows)],
+                              SamplingParams(temperature=temperature, top_p=top_p, max_tokens=1))
+    assert torch.equal(tokens, again)
+
+
 def test_length_cap_and_finish_reasons(peaky):
     results = HFBackend(peaky.model, peaky.tokenizer).generate(PROMPTS, SamplingParams(max_tokens=5))
     for row in results:

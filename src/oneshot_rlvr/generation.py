@@ -211,7 +211,15 @@ class HFBackend:
             outside = sorted_probs.cumsum(-1) - sorted_probs > params.top_p  # mass before this token ≥ top_p
             sorted_probs[outside] = 0
             probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-        return torch.stack([torch.multinomial(row, 1, generator=g)[0] for row, g in zip(probs, generators)])
+        # Inverse-CDF sampling: one uniform per row from that row's generator (a row's draws do not depend on
+        # which rows share its batch), then one cumsum + searchsorted for the batch. torch.multinomial per row
+        # drew an exponential for every vocabulary entry: ~1 ms a row per token for a 49k vocabulary here.
+        uniforms = torch.cat([torch.rand(1, generator=g, device=probs.device, dtype=torch.float64)
+                              for g in generators])  # (A,)
+        cdf = probs.double().cumsum(-1)  # (A, V), float64: no drift over the vocabulary
+        # right=True: the first entry whose cdf exceeds u·total, which has probability > 0
+        tokens = torch.searchsorted(cdf, (uniforms * cdf[:, -1]).unsqueeze(-1), right=True)[:, 0]  # (A,)
+        return tokens.clamp(max=probs.shape[-1] - 1)
 
     def _hit_stop(self, tokens: list[int], stop: tuple[str, ...]) -> bool:
         tail = self.tokenizer.decode(tokens[-max(8, max(map(len, stop)) + 4) :], skip_special_tokens=True)
