@@ -66,15 +66,16 @@ def demo_figures(args, scratch: Path) -> dict | None:
 
 def train_figures(args, scratch: Path, demo: dict | None) -> dict:
     steps = "2" if args.quick else "4"
+    rounds = ["--rounds", "1" if args.quick else "2"]  # forward, then reverse order: see train_step.py
     settings = {"smollm2-135m, pi1, 8 rollouts <= 160 tokens": [
-        "--model", "smollm2-135m", "--steps", steps, "--rollouts", "8", "--max-tokens", "160"]}
+        "--model", "smollm2-135m", "--steps", steps, "--rollouts", "8", "--max-tokens", "160", *rounds]}
     if demo and (Path(demo["folder"]) / "base").is_dir():
         folder = Path(demo["folder"])
         example = json.loads((folder / "demo.json").read_text())["selection"]["top"][0]["id"]
         settings["toy world (demo), pi1, 4 copies x 8 rollouts <= 256 tokens"] = [
             "--recipe", str(REPO / "recipes" / "toy-1shot.yaml"), "--model", str(folder / "base"),
             "--data", str(folder / "world" / "pool.jsonl"), "--example", str(example), "--prompts", "4",
-            "--rollouts", "8", "--max-tokens", "256", "--steps", "4" if args.quick else "12"]
+            "--rollouts", "8", "--max-tokens", "256", "--steps", "4" if args.quick else "12", *rounds]
     figures = {}
     for index, (name, flags) in enumerate(settings.items()):
         out = scratch / f"train_step_{index}.json"

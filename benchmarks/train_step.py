@@ -12,7 +12,10 @@ optimizer step per rollout batch); each variant in its own process, one after an
 - ``hand-written``: ``model.generate`` n samples, reward, group-normalise, one forward/backward with the
   k3 KL to a frozen copy and the entropy bonus, AdamW.
 Step time: wall time of each optimizer step (generation included); the figure is the median over steps
-2..N (step 1 warms up). Completion lengths differ between variants (sampling), so tokens are reported too.
+2..N (step 1 warms up) of every round. Completion lengths differ between variants (sampling), so tokens are
+reported too. This 2-core machine's speed drifts by 10–40 % over minutes (the same greedy generation took
+19 s, then 26 s, in one process), so ``--rounds 2`` (the default) runs the variants forward, then in reverse
+order: a variant that runs early in one round runs late in the other.
 """
 
 from __future__ import annotations
@@ -174,13 +177,28 @@ def run_variant(name: str, args) -> dict:
     return run_hand_written(args)
 
 
+def run_in_process(name: str, args) -> dict:
+    """One variant in a fresh process (nothing shared between variants): ``{"seconds": [...], "tokens": [...]}``."""
+    command = [sys.executable, __file__, "--variant", name, "--model", args.model, "--data", args.data,
+               "--recipe", args.recipe, "--prompts", str(args.prompts),
+               "--example", args.example, "--steps", str(args.steps), "--rollouts", str(args.rollouts),
+               "--max-tokens", str(args.max_tokens), "--seed", str(args.seed)]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TRL_EXPERIMENTAL_SILENCE": "1"})
+    result = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not result:
+        sys.exit(f"variant {name!r} failed:\n{done.stderr[-3000:]}")
+    return json.loads(result[-1][len("RESULT "):])
+
+
 def summarise(results: dict) -> dict:
+    """``results``: variant → list of rounds, each ``{"seconds": [...], "tokens": [...]}``."""
     rows = {}
-    for name, figures in results.items():
-        timed = figures["seconds"][1:] or figures["seconds"]
+    for name, rounds in results.items():
+        timed = [s for r in rounds for s in (r["seconds"][1:] or r["seconds"])]  # each round's step 1 warms up
+        tokens = [t for r in rounds for t in r["tokens"]]
         rows[name] = {"median_step_s": statistics.median(timed), "mean_step_s": statistics.fmean(timed),
-                      "steps": len(figures["seconds"]), "completion_tokens_per_step": statistics.fmean(
-                          figures["tokens"]) if figures["tokens"] else None, **figures}
+                      "steps": sum(len(r["seconds"]) for r in rounds), "rounds": rounds,
+                      "completion_tokens_per_step": statistics.fmean(tokens) if tokens else None}
     base = rows.get(BASELINE)
     for row in rows.values():
         row["speedup_vs_trl_defaults"] = base["median_step_s"] / row["median_step_s"] if base else None
@@ -208,6 +226,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--rounds", type=int, default=2, help="runs of every variant, in alternating order")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # internal: run one variant, print its JSON
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -216,23 +235,18 @@ def main(argv=None) -> dict:
         return {}
     if not Path(args.data).is_file():
         sys.exit(f"no training pool at {args.data}: pass --data (the DSR-sub parquet of ../shared/data/train)")
-    results = {}
-    for name in args.variants.split(","):
-        command = [sys.executable, __file__, "--variant", name, "--model", args.model, "--data", args.data,
-                   "--recipe", args.recipe, "--prompts", str(args.prompts),
-                   "--example", args.example, "--steps", str(args.steps), "--rollouts", str(args.rollouts),
-                   "--max-tokens", str(args.max_tokens), "--seed", str(args.seed)]
-        done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TRL_EXPERIMENTAL_SILENCE": "1"})
-        result = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-        if done.returncode or not result:
-            sys.exit(f"variant {name!r} failed:\n{done.stderr[-3000:]}")
-        results[name] = json.loads(result[-1][len("RESULT "):])
-        print(f"{name}: steps {[round(s, 2) for s in results[name]['seconds']]}", file=sys.stderr)
+    names = args.variants.split(",")
+    results = {name: [] for name in names}
+    for round_index in range(args.rounds):
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            results[name].append(run_in_process(name, args))
+            print(f"round {round_index + 1}, {name}: steps {[round(s, 2) for s in results[name][-1]['seconds']]}",
+                  file=sys.stderr)
     rows = summarise(results)
     print(table(rows))
     figures = {"model": args.model, "recipe": args.recipe, "example": args.example, "prompts": args.prompts,
                "rollouts": args.rollouts, "max_tokens": args.max_tokens,
-               "steps": args.steps, "threads": os.cpu_count(), "variants": rows}
+               "steps": args.steps, "rounds": args.rounds, "threads": os.cpu_count(), "variants": rows}
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return figures

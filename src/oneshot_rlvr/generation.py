@@ -8,7 +8,8 @@ the longest row ends, so on a CPU most of the work goes to rows that have alread
 - each batch runs a decode loop over a KV cache; a row leaves the batch (its cache rows are dropped)
   the step it emits EOS or a stop string, so the cost follows the tokens actually generated;
 - sampling draws from one ``torch.Generator`` per row, seeded by (seed, prompt, sample): a row's
-  randomness does not depend on which rows share its batch. Greedy when temperature is 0.
+  randomness does not depend on which rows share its batch (one uniform per row and token, turned into
+  a token by inverse CDF for the whole batch at once). Greedy when temperature is 0.
 
 The numerics are the model's own forward pass (same dtype, same attention), so log-probabilities match
 ``model.generate`` up to the usual batched-matmul differences.
