@@ -1,7 +1,8 @@
-"""TRL's trainer made faster for 1-shot RLVR, with its numerics kept: rollouts and a shared-prompt forward.
+"""TRL's trainer made faster for 1-shot RLVR, with its numerics kept: rollouts, a shared-prompt forward and
+cache-sized LM-head tiles on CPU.
 
 ``faster(GRPOTrainer, rollouts="hf", shared_prompt=True)`` returns a subclass with two of TRL 1.16's
-methods replaced; tokenizing, rewards, advantages and the loss stay TRL's.
+methods replaced and its training step wrapped (3.); tokenizing, rewards, advantages and the loss stay TRL's.
 
 1. Rollouts (``_generate_single_turn``: token ids in, completion ids out). Without vLLM TRL samples with
    one padded ``model.generate`` call, which keeps every row running until the longest ends, and runs
@@ -31,7 +32,7 @@ methods replaced; tokenizing, rewards, advantages and the loss stay TRL's.
    4096 tokens × 32768 vocabulary entries; without Triton (CPU) each tile is a 512 MiB fp32 tensor that its
    torch fallback passes over about eight times (scale, max, exp, sums; more in the backward), each pass a
    trip to DRAM. Here the tiles are ``CPU_LM_HEAD_TILES`` = 256 × 8192 (8 MiB, inside the L3 cache): the
-   same sums in another blocking (log-probabilities within 2e-6), 1.5× faster forward + backward for
+   same sums in another blocking (log-probabilities within 2e-6), 1.6× faster forward + backward for
    SmolLM2-135M's head (1,280 tokens: 4.0 → 2.5 s, measured). TRL's two module constants are set for the
    step and restored after it; GPUs (Triton tiles) are left alone.
 """
