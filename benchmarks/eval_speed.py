@@ -64,21 +64,19 @@ def main() -> None:
     eos_ids = backend.eos_ids
     results = {}
 
-    start = time.perf_counter()
-    completions = backend.generate(prompts, SamplingParams(max_tokens=args.max_tokens))
-    seconds = time.perf_counter() - start
-    lengths = [c[0].num_tokens for c in completions]
-    results["hf backend"] = {"seconds": seconds, "tokens": sum(lengths),
-                             "capped": sum(c[0].finish_reason == "length" for c in completions)}
+    def time_backend(timed: HFBackend) -> tuple[list[int], dict]:
+        """Greedy run of ``timed`` over the prompts: each row's length, and its figures."""
+        start = time.perf_counter()
+        completions = timed.generate(prompts, SamplingParams(max_tokens=args.max_tokens))
+        seconds = time.perf_counter() - start
+        lengths = [c[0].num_tokens for c in completions]
+        return lengths, {"seconds": seconds, "tokens": sum(lengths),
+                         "capped": sum(c[0].finish_reason == "length" for c in completions)}
 
+    lengths, results["hf backend"] = time_backend(backend)
     if not args.skip_bf16:  # `oneshot-rlvr eval --dtype bfloat16`: other numerics (greedy answers can differ)
         half = load_model(args.model, device="cpu", dtype="bfloat16").model
-        start = time.perf_counter()
-        completions = HFBackend(half, tokenizer, batch_size=args.batch_size).generate(
-            prompts, SamplingParams(max_tokens=args.max_tokens))
-        results["hf backend, bfloat16"] = {"seconds": time.perf_counter() - start,
-                                           "tokens": sum(c[0].num_tokens for c in completions),
-                                           "capped": sum(c[0].finish_reason == "length" for c in completions)}
+        _, results["hf backend, bfloat16"] = time_backend(HFBackend(half, tokenizer, batch_size=args.batch_size))
         del half
 
     generate_args = dict(max_new_tokens=args.max_tokens, do_sample=False, pad_token_id=backend.pad_id)

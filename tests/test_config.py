@@ -30,7 +30,8 @@ PAPER_TABLE = {
     "critic_learning_rate": 1e-5, "value_clip": 0.5, "gae_gamma": 1.0, "gae_lambda": 1.0, "whiten_advantages": True,
     "steps": 2000, "save_every": 20, "keep_checkpoints": 3, "eval_every": 20, "eval_benchmarks": ("math500",),
     "eval_limit": None, "eval_data_dir": None, "eval_max_tokens": 3072, "eval_template": "qwen25-math-cot",
-    "seed": 0, "use_vllm": False, "rollout_backend": "hf", "shared_prompt_forward": True, "vllm_mode": "colocate", "dtype": "auto", "report_to": "none",
+    "seed": 0, "use_vllm": False, "rollout_backend": "hf", "shared_prompt_forward": True, "vllm_mode": "colocate",
+    "dtype": "auto", "report_to": "none",
     "gradient_checkpointing": False,
 }
 

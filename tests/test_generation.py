@@ -57,17 +57,18 @@ def test_sampling_draws_from_the_tempered_nucleus(temperature, top_p):
         probs = torch.where(probs.cumsum(-1) - probs < top_p, probs, torch.zeros_like(probs))
         probs = probs / probs.sum()
     rows = 20_000
-    generators = [torch.Generator().manual_seed(1000 + i) for i in range(rows)]
-    tokens = HFBackend._sample(logits.expand(rows, -1), generators,
-                               SamplingParams(temperature=temperature, top_p=top_p, max_tokens=1))
+
+    def draw():  # one token per row, each row with its own seeded generator
+        return HFBackend._sample(logits.expand(rows, -1), [torch.Generator().manual_seed(1000 + i) for i in range(rows)],
+                                 SamplingParams(temperature=temperature, top_p=top_p, max_tokens=1))
+
+    tokens = draw()
     counts = torch.bincount(tokens, minlength=len(logits)).double()
     expected = probs.double() * rows
     assert (counts[expected == 0] == 0).all()
     spread = (expected * (1 - probs.double())).sqrt()  # binomial standard deviation
     assert ((counts - expected).abs() <= 5 * spread + 1)[expected > 0].all(), (counts, expected)
-    again = HFBackend._sample(logits.expand(rows, -1), [torch.Generator().manual_seed(1000 + i) for i in range(rows)],
-                              SamplingParams(temperature=temperature, top_p=top_p, max_tokens=1))
-    assert torch.equal(tokens, again)
+    assert torch.equal(tokens, draw())  # same seeds, same tokens
 
 
 def test_length_cap_and_finish_reasons(peaky):
