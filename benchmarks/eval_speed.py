@@ -11,6 +11,11 @@ run; three ways:
   unsorted chunks of ``--batch-size`` (what a plain harness does);
 - ``single generate``: a loop of one-prompt ``model.generate`` calls.
 Useful tokens are those up to and including each row's end (EOS not counted, nothing after it).
+
+Also printed: the scheduling bound, the padded batch's row-steps (prompts × its longest row) over the
+row-steps rows actually need (each row's tokens, plus its EOS step). No early exit or batching can beat it
+at the padded batch's cost per row-step: beyond it, only cheaper steps help (bfloat16, kernels). One row
+that runs to the length cap makes the padded batch run that long, but then it wastes little.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ def useful_tokens(row, prompt_width: int, eos_ids: set[int]) -> int:
             break
         count += 1
     return count
+
+
+def scheduling_bound(lengths: list[int], max_tokens: int) -> float:
+    """Row-steps of one padded batch of these rows over the row-steps they need (an EOS costs a step)."""
+    needed = [n if n >= max_tokens else n + 1 for n in lengths]
+    return len(needed) * max(needed) / sum(needed)
 
 
 def main() -> None:
@@ -115,12 +126,15 @@ def main() -> None:
               f"{r['tokens_per_second']:.1f} | {r['ratio_to_padded']:.2f} |")
     same = lengths == padded_lengths
     print(f"\nhf backend and padded generate produce the same lengths (greedy): {same}")
+    bound = scheduling_bound(padded_lengths, args.max_tokens)
+    print(f"scheduling bound (padded row-steps / needed row-steps): {bound:.2f}")
     if args.json:
         directory = os.path.dirname(os.path.abspath(args.json))
         handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
         with os.fdopen(handle, "w") as stream:
             json.dump({"model": args.model, "prompts": len(prompts), "max_tokens": args.max_tokens,
-                       "results": results, "same_lengths": same}, stream, indent=2)
+                       "results": results, "same_lengths": same,
+                       "scheduling_bound": bound}, stream, indent=2)
         os.replace(temporary, args.json)
 
 

@@ -99,6 +99,9 @@ def summary_rows(bench: dict) -> list[dict]:
     if "hf backend, bfloat16" in results:
         ratio = results["hf backend, bfloat16"]["ratio_to_padded"]
         rows.append(("eval tokens/s vs padded generate (hf backend, --dtype bfloat16)", f"{ratio:.2f}×", "(lever)", None))
+    if "scheduling_bound" in bench["eval_speed"]:  # the most early exit can give at the padded batch's step cost
+        bound = bench["eval_speed"]["scheduling_bound"]
+        rows.append(("eval: scheduling bound (padded row-steps / needed)", f"{bound:.2f}×", "(reference)", None))
     targets = bench["grading"]["targets"]
     rate = targets["gold corpora verdicts/s"]["got"]
     rows.append(("grader verdicts/s (gold corpora)", f"{rate:.0f}", "≥ 1000", rate >= 1000))

@@ -122,7 +122,7 @@ def test_every_recipe_maps_to_a_grpo_config(name, tmp_path, trl):
     assert cfg.generation_batch_size == recipe.prompts_per_step * recipe.rollouts  # one rollout batch per step
     assert cfg.learning_rate == recipe.learning_rate and cfg.lr_scheduler_type == recipe.lr_scheduler
     assert cfg.warmup_steps == recipe.warmup_steps and cfg.weight_decay == recipe.weight_decay
-    assert cfg.max_grad_norm == recipe.max_grad_norm and cfg.optim == "adamw_torch"
+    assert cfg.max_grad_norm == recipe.max_grad_norm and cfg.optim == "adamw_torch_fused"
     assert (cfg.temperature, cfg.top_p, cfg.top_k) == (recipe.temperature, recipe.top_p, 0)
     assert cfg.max_completion_length == recipe.max_response_tokens
     assert cfg.beta == recipe.kl_coef and cfg.use_bias_correction_kl is False

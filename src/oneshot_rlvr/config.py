@@ -17,7 +17,7 @@ to fix it — raised before any model loads.
 | prompts_per_step·rollouts / (micro_batch_size·num_processes) | gradient_accumulation_steps and steps_per_generation | one generation batch = one optimizer step (verl: ppo_mini_batch = whole batch) |
 | (fixed) | num_iterations=1 | verl ppo_epochs 1: on-policy, the ratio is 1, so clip_ratio only guards numerics |
 | learning_rate, lr_scheduler, warmup_steps | learning_rate, lr_scheduler_type, warmup_steps | |
-| weight_decay, max_grad_norm | weight_decay, max_grad_norm; optim="adamw_torch" | torch AdamW, betas (0.9, 0.999), eps 1e-8 as verl; HF skips decay on biases and norms, verl does not |
+| weight_decay, max_grad_norm | weight_decay, max_grad_norm; optim="adamw_torch_fused" | torch AdamW, betas (0.9, 0.999), eps 1e-8 as verl; HF skips decay on biases and norms, verl does not; fused: one kernel for all parameters (SmolLM2-135M on CPU: 0.39 → 0.07 s a step, same values within 1.2e-7), TRL's default |
 | temperature, top_p | temperature, top_p; top_k=0 | |
 | max_response_tokens | max_completion_length | |
 | max_prompt_tokens | (no field) | GRPOConfig 1.16 has no max_prompt_length and the trainer never truncates prompts: the train stage truncates them itself; with vLLM also vllm_max_model_length = prompt + response |
@@ -409,7 +409,7 @@ def grpo_config_kwargs(recipe: TrainRecipe, output_dir: str, *, num_processes: i
         per_device_train_batch_size=recipe.micro_batch_size, gradient_accumulation_steps=accumulation,
         steps_per_generation=accumulation, num_iterations=1, learning_rate=recipe.learning_rate,
         lr_scheduler_type=recipe.lr_scheduler, warmup_steps=recipe.warmup_steps, weight_decay=recipe.weight_decay,
-        max_grad_norm=recipe.max_grad_norm, optim="adamw_torch", temperature=recipe.temperature,
+        max_grad_norm=recipe.max_grad_norm, optim="adamw_torch_fused", temperature=recipe.temperature,
         top_p=recipe.top_p, top_k=0, max_completion_length=recipe.max_response_tokens, beta=recipe.kl_coef,
         use_bias_correction_kl=False, entropy_coef=recipe.entropy_coef, epsilon=recipe.clip_ratio,
         loss_type=LOSS_TYPES[recipe.loss_aggregation], scale_rewards="group", max_steps=recipe.steps,
