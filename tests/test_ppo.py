@@ -84,6 +84,7 @@ def test_value_loss_falls_on_a_fixed_batch(tiny):
     critic = build_critic(tiny, seed=0)
     settings = PPOSettings(critic_learning_rate=2e-4, weight_decay=0.0)
     optimizer = make_critic_optimizer(critic, settings)
+    assert optimizer.defaults["fused"] is True  # CPU has the fused kernel
     generator = torch.Generator().manual_seed(0)
     input_ids = torch.randint(3, 100, (4, 9), generator=generator)  # (B, P+T)
     attention_mask = torch.ones_like(input_ids)

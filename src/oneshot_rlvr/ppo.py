@@ -219,9 +219,12 @@ def critic_step(critic, optimizer, batch: dict, settings: PPOSettings, *, micro_
 
 
 def make_critic_optimizer(critic, settings: PPOSettings) -> torch.optim.Optimizer:
-    """torch AdamW as verl's critic: betas (0.9, 0.999), eps 1e-8, decay on every parameter."""
-    return torch.optim.AdamW(critic.parameters(), lr=settings.critic_learning_rate, betas=(0.9, 0.999), eps=1e-8,
-                             weight_decay=settings.weight_decay)
+    """torch AdamW as verl's critic: betas (0.9, 0.999), eps 1e-8, decay on every parameter; fused (one kernel for
+    all parameters, as the policy's ``adamw_torch_fused``) where torch has that kernel: CPU and CUDA."""
+    parameters = list(critic.parameters())
+    fused = all(p.device.type in ("cpu", "cuda") for p in parameters)
+    return torch.optim.AdamW(parameters, lr=settings.critic_learning_rate, betas=(0.9, 0.999), eps=1e-8,
+                             weight_decay=settings.weight_decay, fused=fused)
 
 
 def save_critic(critic, optimizer, folder: str) -> None:
