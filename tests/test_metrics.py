@@ -9,12 +9,14 @@ import pytest
 
 from oneshot_rlvr.metrics import (
     REFLECTION_WORDS,
+    Proportion,
     avg_at_k,
     majority_at_k,
     mean_pass_at_k,
     pass_at_k,
     reflection_counts,
     reflection_rate,
+    two_proportion_test,
     wilson_interval,
 )
 
@@ -191,3 +193,16 @@ def test_reflection_counts_per_response_not_per_occurrence():
     ]
     assert reflection_counts(responses) == {"rethink": 2, "recheck": 1, "recalculate": 1}
     assert reflection_counts([]) == {"rethink": 0, "recheck": 0, "recalculate": 0}
+
+
+def test_two_proportion_test_matches_a_hand_computed_value():
+    # 50/100 against 60/100: pooled p = 0.55, se = sqrt(0.55 * 0.45 * (1/100 + 1/100)) = 0.0703562,
+    # z = 0.10 / 0.0703562 = 1.42134; normal tail P(Z > 1.42134) = 0.077610 (two-sided 0.155220)
+    test = two_proportion_test(Proportion(50, 100), Proportion(60, 100))
+    assert test.z == pytest.approx(1.42134, abs=1e-5)
+    assert test.p_greater == pytest.approx(0.077610, abs=1e-5)
+    assert test.p_two_sided == pytest.approx(0.155220, abs=1e-5)
+    assert test.points == pytest.approx(10.0)
+    reverse = two_proportion_test(Proportion(60, 100), Proportion(50, 100))
+    assert reverse.p_greater == pytest.approx(1 - 0.077610, abs=1e-5)
+    assert two_proportion_test(Proportion(0, 10), Proportion(0, 30)).p_two_sided == 1.0  # no variance, no difference

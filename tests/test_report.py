@@ -10,72 +10,13 @@ pytest.importorskip("matplotlib")
 
 from oneshot_rlvr import metrics  # noqa: E402
 from oneshot_rlvr.cli import main  # noqa: E402
-from oneshot_rlvr.report import (  # noqa: E402
-    Proportion,
-    build_report,
-    findings,
-    load_demo,
-    saturation_step,
-    two_proportion_test,
-)
+from oneshot_rlvr.report import build_report  # noqa: E402
+from run_folders import CATEGORIES, RISING, held_out, write_demo, write_run  # noqa: E402
 
-CATEGORIES = ["addsub", "mul", "chain", "compare", "word"]
-N = 200
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEMO_PLOTS = ["training_curve.png", "entropy_length.png", "format_reflection.png", "categories.png",
               "strict_lenient.png", "runs_heldout.png"]
 FINDING = re.compile(r"^- \*\*\((\w)\) (.+?) — (reproduced|not reproduced|not measured)(?: \((.*)\))?\.\*\*(.*)$")
-RISING = [min(1.0, step / 8) for step in range(1, 21)]  # 5-step moving average first reaches 0.9 at step 10
-
-
-def held_out(step, lenient, reflection=0.02, boxed=0.5):
-    """An eval.jsonl line; ``lenient`` is one rate for every category or a rate per category."""
-    rates = lenient if isinstance(lenient, dict) else dict.fromkeys(CATEGORIES, lenient)
-    return {"step": step, "seconds": 1.5, "benchmarks": {
-        name: {"n": N, "strict": round(rate - 0.05, 3), "lenient": rate, "boxed_rate": boxed,
-               "reflection_rate": reflection, "mean_length": 80.0} for name, rate in rates.items()}}
-
-
-def write_run(folder, train_accuracy, evaluations, reward="outcome"):
-    folder.mkdir(parents=True)
-    folder.joinpath("config.yaml").write_text(f"model: toy\nreward: {reward}\nexamples: mul-17\nsteps: 20\n")
-    folder.joinpath("metrics.jsonl").write_text("".join(
-        json.dumps({"step": step, "train_accuracy": accuracy, "entropy": 1.0 - step / 40, "mean_length": 60 + step})
-        + "\n" for step, accuracy in enumerate(train_accuracy, start=1)))
-    folder.joinpath("eval.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evaluations))
-    folder.joinpath("history.json").write_text(json.dumps({"mul-17": train_accuracy}))
-
-
-def write_demo(root, generalizes=True, skip_full_set=False):
-    """A demo where 1-shot generalizes (or, with ``generalizes`` False, where nothing but the controls moves)."""
-    if generalizes:
-        final = {"addsub": 0.50, "mul": 0.55, "chain": 0.40, "compare": 0.42, "word": 0.38}  # pooled 0.45
-        one_shot = [held_out(0, 0.30), held_out(5, 0.35), held_out(10, 0.38, 0.05), held_out(15, 0.42, 0.08),
-                    held_out(20, final, 0.10, boxed=0.9)]
-        controls = {"format-only": 0.31, "full-set": 0.46, "random-reward": 0.30}
-    else:
-        one_shot = [held_out(step, 0.30 if step == 0 else 0.31) for step in (0, 5, 10, 15, 20)]
-        controls = {"format-only": 0.31, "full-set": 0.46, "random-reward": 0.44}
-    write_run(root / "pi1", RISING, one_shot)
-    write_run(root / "pool", [0.4] * 20, [held_out(0, 0.30), held_out(20, 0.33)])
-    for name, rate in controls.items():
-        if skip_full_set and name == "full-set":
-            (root / name).mkdir()  # started, killed before its first log line
-        else:
-            write_run(root / name, [0.5] * 20, [held_out(0, 0.30), held_out(20, rate)])
-    runs = [("pool", "pool", "outcome"), ("pi1", "one-shot", "outcome"), ("full-set", "full-set", "outcome"),
-            ("format-only", "format-only", "format"), ("entropy-only", "entropy-only", "none"),
-            ("random-reward", "random-reward", "random")]
-    manifest = {
-        "seed": 0, "budget_minutes": 15, "seconds": {"pretrain": 180.2, "pool": 60.1},
-        "base": {"dir": "base", "parameters": 3400000, "corpus": {"digits": 3}}, "categories": CATEGORIES,
-        "selection": {"method": "var", "pool_run": "pool", "top": [{"id": "mul-17", "score": 0.11, "category": "mul"}],
-                      "pi1": {"id": "mul-17", "problem": "What is 16 * 23.5?", "answer": "376", "category": "mul"}},
-        "runs": [{"name": name, "label": "1-shot π1" if role == "one-shot" else name, "dir": name, "role": role,
-                  "reward": reward, "examples": "mul-17", "example_category": "mul"} for name, role, reward in runs],
-        "skipped": [{"name": "entropy-only", "why": "budget"}], "complete": True}
-    root.joinpath("demo.json").write_text(json.dumps(manifest))
-    return root
 
 
 def parse_findings(text):
@@ -123,27 +64,6 @@ def demo_report(tmp_path_factory):
     return root, path, path.read_text()
 
 
-# --- statistics -------------------------------------------------------------------------------------
-
-def test_two_proportion_test_matches_a_hand_computed_value():
-    # 50/100 against 60/100: pooled p = 0.55, se = sqrt(0.55 * 0.45 * (1/100 + 1/100)) = 0.0703562,
-    # z = 0.10 / 0.0703562 = 1.42134; normal tail P(Z > 1.42134) = 0.077610 (two-sided 0.155220)
-    test = two_proportion_test(Proportion(50, 100), Proportion(60, 100))
-    assert test.z == pytest.approx(1.42134, abs=1e-5)
-    assert test.p_greater == pytest.approx(0.077610, abs=1e-5)
-    assert test.p_two_sided == pytest.approx(0.155220, abs=1e-5)
-    assert test.points == pytest.approx(10.0)
-    reverse = two_proportion_test(Proportion(60, 100), Proportion(50, 100))
-    assert reverse.p_greater == pytest.approx(1 - 0.077610, abs=1e-5)
-    assert two_proportion_test(Proportion(0, 10), Proportion(0, 30)).p_two_sided == 1.0  # no variance, no difference
-
-
-def test_saturation_rule():
-    assert saturation_step(list(enumerate(RISING, start=1))) == 10
-    assert saturation_step([(s, 1.0) for s in range(1, 5)]) is None  # fewer than 5 steps: no full window
-    assert saturation_step([(s, 0.89) for s in range(1, 30)]) is None
-
-
 # --- a demo -----------------------------------------------------------------------------------------
 
 def test_demo_findings_are_reproduced_when_the_data_shows_them(demo_report):
@@ -164,18 +84,6 @@ def test_demo_findings_are_reproduced_when_the_data_shows_them(demo_report):
     assert "random-reward itself did not gain" in text
     assert "not measured (entropy-only: skipped: budget)" in text
     assert "step 0: 20/1000 = 2.0% → step 20: 100/1000 = 10.0%" in lines["g"]
-
-
-def test_demo_verdicts_flip_in_the_opposite_scenario(tmp_path):
-    found = [(f.key, f.claim.split(":")[0] if f.key == "f" else f.key, f.verdict)
-             for f in findings(load_demo(write_demo(tmp_path, generalizes=False)))]
-    assert {(key, claim): verdict for key, claim, verdict in found} == {
-        ("a", "a"): "not reproduced", ("b", "b"): "not reproduced", ("c", "c"): "not reproduced",
-        ("d", "d"): "not reproduced", ("e", "e"): "not reproduced", ("f", "control random-reward"): "not reproduced",
-        ("f", "control entropy-only"): "not measured", ("g", "g"): "not reproduced"}
-    evidence = {f.key: f.evidence for f in findings(load_demo(tmp_path))}
-    assert "the gain is format" in evidence["d"]
-    assert "full-set higher, beyond noise" in evidence["e"]
 
 
 def test_closing_table_numbers_come_from_the_logs(demo_report):

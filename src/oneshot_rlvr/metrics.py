@@ -44,21 +44,30 @@ Reflection rate  (:func:`reflection_rate`, :func:`reflection_counts`)
     Matching is case-insensitive and by substring, so word forms such as
     "Rechecking" or "recalculated" count. :func:`reflection_counts` gives,
     per word, the number of responses containing it.
+
+Two-proportion z-test  (:func:`two_proportion_test`, :class:`Proportion`)
+    For ``s1/n1`` before and ``s2/n2`` after, ``z = (p2 − p1) / sqrt(p(1−p)(1/n1 + 1/n2))`` with ``p`` the
+    pooled share ``(s1 + s2)/(n1 + n2)``; one-sided (after > before) and two-sided p-values from the normal
+    tails. The report compares held-out accuracies with it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "REFLECTION_WORDS",
+    "Proportion",
+    "ProportionTest",
     "avg_at_k",
     "majority_at_k",
     "mean_pass_at_k",
     "pass_at_k",
     "reflection_counts",
     "reflection_rate",
+    "two_proportion_test",
     "wilson_interval",
 ]
 
@@ -167,3 +176,50 @@ def reflection_rate(responses: Sequence[str]) -> float:
         raise ValueError("reflection_rate needs at least one response")
     hits = sum(any(w in r.lower() for w in REFLECTION_WORDS) for r in responses)
     return hits / len(responses)
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """``successes`` out of ``n`` graded responses."""
+
+    successes: int
+    n: int
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.n
+
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.n)
+
+    def __str__(self) -> str:
+        return f"{self.successes}/{self.n} = {self.rate:.1%}"
+
+    def cell(self) -> str:
+        low, high = self.interval()
+        return f"{self.rate:.1%} ({self.successes}/{self.n}) [{low:.1%}, {high:.1%}]"
+
+
+@dataclass(frozen=True)
+class ProportionTest:
+    """Two-proportion z-test of ``after`` against ``before`` (pooled standard error)."""
+
+    before: Proportion
+    after: Proportion
+    z: float
+    p_greater: float  # one-sided: after > before
+    p_two_sided: float
+
+    @property
+    def points(self) -> float:
+        return 100 * (self.after.rate - self.before.rate)
+
+
+def two_proportion_test(before: Proportion, after: Proportion) -> ProportionTest:
+    """z = (p_after − p_before) / sqrt(p(1−p)(1/n_before + 1/n_after)), p the pooled share; normal tails
+    from ``math.erfc`` (1 − erf, exact in the far tail). Equal shares of 0 or 1 give z = 0."""
+    pooled = (before.successes + after.successes) / (before.n + after.n)
+    error = math.sqrt(pooled * (1 - pooled) * (1 / before.n + 1 / after.n))
+    z = (after.rate - before.rate) / error if error > 0 else 0.0
+    upper_tail = 0.5 * math.erfc(z / math.sqrt(2))
+    return ProportionTest(before, after, z, upper_tail, min(1.0, math.erfc(abs(z) / math.sqrt(2))))

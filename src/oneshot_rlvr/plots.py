@@ -1,4 +1,4 @@
-"""The report's charts (``report.py`` prepares the numbers; this module only draws them).
+"""The report's charts (``runlogs.py`` and ``findings.py`` prepare the numbers; this module only draws them).
 
 Each function draws one chart from plain numbers and writes one PNG whole: a temporary file beside it,
 then ``os.replace``. matplotlib is imported inside the functions (``oneshot-rlvr --help`` stays fast) and
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .findings import SATURATION_ACCURACY, SATURATION_WINDOW, moving_average, saturation_step
 
 Points = Sequence[tuple[float, float]]  # (step, value)
 IntervalBar = tuple[float, float, float, int]  # (rate, low, high, n)
@@ -132,7 +134,7 @@ def runs_held_out(path: Path, *, series: Mapping[str, Points], title: str, empha
 
 
 # --- which charts a run gets ------------------------------------------------------------------------
-# These read report.py's records (imported here, not at the top: report.py imports this module lazily).
+# These read runlogs.py's records.
 
 def _bar(proportion) -> IntervalBar | None:
     return None if proportion is None else (proportion.rate, *proportion.interval(), proportion.n)
@@ -144,10 +146,8 @@ def _held_out(run, key: str) -> list[tuple[float, float]]:
 
 
 def charts_for_run(run, plots_dir: Path, label: str, per_benchmark: bool = True) -> list[tuple[str, str]]:
-    """The charts of one train run (``report.RunLog``) that its logs allow: [(file name, caption)].
+    """The charts of one train run (``runlogs.RunLog``) that its logs allow: [(file name, caption)].
     ``per_benchmark`` False leaves out categories.png and strict_lenient.png (a demo draws them over runs)."""
-    from .report import SATURATION_ACCURACY, SATURATION_WINDOW, moving_average, saturation_step
-
     charts = []
     accuracy = run.series("train_accuracy")
     if accuracy or run.evaluations:
@@ -192,7 +192,7 @@ def _strict_lenient(plots_dir: Path, names: Sequence[str], evaluation, title: st
 
 
 def charts_for_eval(run, plots_dir: Path) -> list[tuple[str, str]]:
-    """The charts of an eval run (``report.EvalRunLog``)."""
+    """The charts of an eval run (``runlogs.EvalRunLog``)."""
     scores = run.evaluation.scores
     names = list(scores)
     interval_bars(plots_dir / "categories.png", groups=names, ylabel="accuracy, lenient",

@@ -1,0 +1,245 @@
+"""What a run wrote, read back: the folders of ``oneshot-rlvr train``, ``eval`` and ``demo`` as immutable records
+for the findings (``findings.py``), the report (``report.py``) and its charts (``plots.py``).
+
+    train run   metrics.jsonl (one record per optimizer step), eval.jsonl (held-out evaluations by step),
+                config.yaml, history.json (example id → training accuracies)  → RunLog
+    eval run    summary.json                                                 → EvalRunLog
+    demo        demo.json (the manifest) and the train run folders it names   → Demo (one DemoRun per run)
+
+A held-out evaluation's rates become counts with ``Score.proportion``: correct = round(rate × n × k) of
+n × k graded responses (n problems, k samples each). Damaged or foreign files raise ``CommandError`` (one
+line: which file, which line, what to do); a log whose last line a killed run left half-written loses that line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cliutil import CommandError
+from .metrics import Proportion
+
+RATE_KEYS = ("strict", "lenient", "boxed_rate", "reflection_rate")
+
+
+@dataclass(frozen=True)
+class Score:
+    """One benchmark at one held-out evaluation; rates are over ``n × k`` graded responses."""
+
+    n: int
+    strict: float
+    lenient: float
+    boxed_rate: float | None = None
+    reflection_rate: float | None = None
+    mean_length: float | None = None
+    k: int = 1
+
+    def proportion(self, key: str) -> Proportion | None:
+        rate = getattr(self, key)
+        return None if rate is None else Proportion(round(rate * self.n * self.k), self.n * self.k)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One held-out evaluation: ``step`` (None for an eval run) and a Score per benchmark."""
+
+    step: int | None
+    scores: Mapping[str, Score]
+
+    def pooled(self, key: str = "lenient", benchmarks: Sequence[str] | None = None) -> Proportion | None:
+        parts = [self.scores[b].proportion(key) for b in (self.scores if benchmarks is None else benchmarks)]
+        if not parts or any(p is None for p in parts):
+            return None
+        return Proportion(sum(p.successes for p in parts), sum(p.n for p in parts))
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """A train run folder: its recipe, one record per optimizer step, its held-out evaluations by step."""
+
+    path: Path
+    config: Mapping
+    steps: tuple[Mapping, ...]
+    evaluations: tuple[Evaluation, ...]
+    history: Mapping[str, tuple[float, ...]]
+
+    def series(self, key: str) -> list[tuple[int, float]]:
+        return [(int(s["step"]), float(s[key])) for s in self.steps if isinstance(s.get(key), (int, float))]
+
+
+@dataclass(frozen=True)
+class EvalRunLog:
+    path: Path
+    model: str | None
+    config: Mapping
+    evaluation: Evaluation
+    summary: Mapping  # summary.json as written, for pass@k, maj@k, truncation
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    name: str
+    label: str
+    role: str
+    reward: str | None
+    examples: str | None
+    log: RunLog | None
+    missing: str | None  # why there is no log
+
+
+@dataclass(frozen=True)
+class Demo:
+    path: Path
+    manifest: Mapping
+    runs: tuple[DemoRun, ...]
+    categories: tuple[str, ...]
+    pi1_category: str | None
+
+    def run(self, role: str) -> DemoRun | None:
+        return next((r for r in self.runs if r.role == role), None)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CommandError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file is damaged") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"{path}: cannot read it ({error}); check the file") from None
+
+
+def _read_jsonl(path: Path, required: Sequence[str]) -> list[dict]:
+    """The records of a log of ``oneshot-rlvr train``; each has ``required`` keys, ``step`` among them."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"{path}: cannot read it ({error}); check the file") from None
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):  # a run killed mid-write leaves a cut last line: not a record yet
+        try:
+            json.loads(lines[-1])
+        except json.JSONDecodeError:
+            lines.pop()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{path}:{number}: not valid JSON ({error.msg}); the file is damaged") from None
+        missing = [k for k in required if not isinstance(record, dict) or k not in record]
+        if missing:
+            raise CommandError(f"{path}:{number}: missing {', '.join(missing)}; not a log of `oneshot-rlvr train`")
+        if not isinstance(record["step"], int) or isinstance(record["step"], bool) or record["step"] < 0:
+            raise CommandError(f"{path}:{number}: step must be a whole number ≥ 0; the file is damaged")
+        records.append(record)
+    return records
+
+
+def _score(raw, where: str, k: int = 1) -> Score:
+    try:
+        values = {key: None if raw.get(key) is None else float(raw[key]) for key in RATE_KEYS + ("mean_length",)}
+        score = Score(n=int(raw["n"]), k=int(k), **values)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise CommandError(f"{where}: needs numbers n, strict and lenient; the file is damaged") from None
+    if score.n < 1 or score.k < 1 or any(not 0 <= (getattr(score, key) or 0) <= 1 for key in RATE_KEYS):
+        raise CommandError(f"{where}: n must be at least 1 and rates within 0..1; the file is damaged")
+    return score
+
+
+def load_run(run_dir: str | Path) -> RunLog:
+    """A train run folder (metrics.jsonl and/or eval.jsonl; config.yaml and history.json if present)."""
+    import yaml
+
+    path = Path(run_dir)
+    metrics_path, eval_path = path / "metrics.jsonl", path / "eval.jsonl"
+    if not metrics_path.is_file() and not eval_path.is_file():
+        raise CommandError(f"{path}: no metrics.jsonl or eval.jsonl; give a folder written by `oneshot-rlvr train`")
+    steps = _read_jsonl(metrics_path, ["step"]) if metrics_path.is_file() else []
+    by_step: dict[int, Evaluation] = {}  # a resumed run may repeat a step: the later line wins
+    for number, record in enumerate(_read_jsonl(eval_path, ["step", "benchmarks"]) if eval_path.is_file() else [], 1):
+        where = f"{eval_path}:{number}"
+        if not isinstance(record["benchmarks"], dict) or not record["benchmarks"]:
+            raise CommandError(f"{where}: 'benchmarks' must name at least one benchmark; the file is damaged")
+        by_step[int(record["step"])] = Evaluation(int(record["step"]), {
+            name: _score(raw, f"{where} benchmark {name}") for name, raw in record["benchmarks"].items()})
+    if not steps and not by_step:
+        raise CommandError(f"{path}: metrics.jsonl and eval.jsonl hold no records; the run has not logged a step yet")
+    config = {}
+    if (path / "config.yaml").is_file():
+        try:
+            config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:  # its str() spans lines: keep the problem and where
+            mark = getattr(error, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark is not None else ""
+            raise CommandError(f"{path / 'config.yaml'}{where}: not valid YAML "
+                               f"({getattr(error, 'problem', None) or error}); the file is damaged") from None
+    history = _read_json(path / "history.json") if (path / "history.json").is_file() else {}
+    if not isinstance(history, dict) or not all(isinstance(v, list) and all(isinstance(a, (int, float)) for a in v)
+                                                for v in history.values()):
+        raise CommandError(f"{path / 'history.json'}: not {{example id: [accuracies]}}; the file is damaged")
+    return RunLog(path.resolve(), config if isinstance(config, dict) else {},
+                  tuple(sorted(steps, key=lambda s: s["step"])),
+                  tuple(by_step[s] for s in sorted(by_step)),
+                  {str(k): tuple(v) for k, v in history.items()})
+
+
+def load_eval_run(run_dir: str | Path) -> EvalRunLog:
+    """An eval run folder (summary.json of ``oneshot-rlvr eval``)."""
+    path = Path(run_dir) / "summary.json"
+    summary = _read_json(path)
+    if not isinstance(summary, dict) or not isinstance(summary.get("benchmarks"), dict) or not summary["benchmarks"]:
+        raise CommandError(f"{path}: no 'benchmarks'; not a summary of `oneshot-rlvr eval`")
+    scores = {name: _score(raw, f"{path} benchmark {name}", (raw or {}).get("k", 1) if isinstance(raw, dict) else 1)
+              for name, raw in summary["benchmarks"].items()}
+    return EvalRunLog(Path(run_dir), summary.get("model"), summary.get("config") or {}, Evaluation(None, scores),
+                      summary)
+
+
+def load_demo(demo_dir: str | Path) -> Demo:
+    """A demo folder: demo.json and the train run folders it names (each may be missing: skipped)."""
+    path = Path(demo_dir)
+    manifest = _read_json(path / "demo.json")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
+        raise CommandError(f"{path / 'demo.json'}: no 'runs' list; not a manifest of `oneshot-rlvr demo`")
+    skipped = {str(s.get("name")): str(s.get("why", "no reason given")) for s in manifest.get("skipped") or []
+               if isinstance(s, dict)}
+    runs = []
+    for index, entry in enumerate(manifest["runs"], start=1):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise CommandError(f"{path / 'demo.json'}: run {index} has no 'name'; the manifest is damaged")
+        name = str(entry["name"])
+        folder = path / str(entry.get("dir", name))
+        log, missing = None, None
+        if name in skipped:
+            missing = f"skipped: {skipped[name]}"
+        elif (folder / "metrics.jsonl").is_file() or (folder / "eval.jsonl").is_file():
+            log = load_run(folder)
+        else:
+            missing = f"{entry.get('dir', name)}/ holds no metrics.jsonl or eval.jsonl"
+        runs.append(DemoRun(name, str(entry.get("label") or name), str(entry.get("role", name)), entry.get("reward"),
+                            None if entry.get("examples") is None else str(entry["examples"]), log, missing))
+    listed = {r.name for r in runs}
+    runs += [DemoRun(name, name, name, None, None, None, f"skipped: {why}") for name, why in skipped.items()
+             if name not in listed]
+    one_shot = next((e for e in manifest["runs"] if isinstance(e, dict) and e.get("role") == "one-shot"), {})
+    pi1 = ((manifest.get("selection") or {}).get("pi1") or {})
+    category = pi1.get("category") if isinstance(pi1, dict) else None
+    return Demo(path, manifest, tuple(runs), tuple(str(c) for c in manifest.get("categories") or ()),
+                category or one_shot.get("example_category"))
+
+
+def detect_kind(run_dir: str | Path) -> str:
+    """``demo`` (demo.json), ``train`` (metrics.jsonl or eval.jsonl) or ``eval`` (summary.json)."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise CommandError(f"{path}: no such folder; give the folder of a train, eval or demo run")
+    kinds = (("demo", ("demo.json",)), ("train", ("metrics.jsonl", "eval.jsonl")), ("eval", ("summary.json",)))
+    for kind, names in kinds:
+        if any((path / name).is_file() for name in names):
+            return kind
+    raise CommandError(f"{path}: found none of demo.json, metrics.jsonl, eval.jsonl, summary.json; give a folder "
+                       f"written by `oneshot-rlvr demo`, `train` or `eval`")

@@ -1,0 +1,82 @@
+"""Reading run folders back: counts from rates, resumed and killed runs, and damaged files as one clear error."""
+
+import json
+
+import pytest
+
+from oneshot_rlvr.cliutil import CommandError
+from oneshot_rlvr.runlogs import Score, detect_kind, load_demo, load_eval_run, load_run
+from run_folders import RISING, held_out, write_demo, write_run
+
+
+def test_counts_are_rounded_from_rates_over_problems_times_samples():
+    assert Score(n=20, k=10, strict=0.0, lenient=0.285).proportion("lenient").successes == 57  # 56.99999999999999
+    assert Score(n=20, strict=0.0, lenient=0.5).proportion("reflection_rate") is None  # not logged
+
+
+def test_a_train_run_reads_back_in_step_order(tmp_path):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30), held_out(20, 0.45)])
+    run = load_run(tmp_path / "run")
+    assert [s["step"] for s in run.steps] == list(range(1, 21))
+    assert run.series("train_accuracy")[7] == (8, 1.0)
+    assert [e.step for e in run.evaluations] == [0, 20]
+    assert run.evaluations[1].pooled("lenient").successes == 450 and run.evaluations[1].pooled().n == 1000
+    assert run.config["examples"] == "mul-17" and run.history["mul-17"] == tuple(RISING)
+
+
+def test_a_resumed_run_repeating_a_step_keeps_the_later_line(tmp_path):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30), held_out(10, 0.35), held_out(10, 0.40)])
+    evaluations = load_run(tmp_path / "run").evaluations
+    assert [e.step for e in evaluations] == [0, 10]
+    assert evaluations[1].pooled().rate == pytest.approx(0.40)
+
+
+def test_a_line_cut_by_a_killed_run_is_not_a_record_yet(tmp_path):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30)])
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as stream:
+        stream.write('{"step": 21, "train_acc')  # no newline: the writer died mid-line
+    assert len(load_run(tmp_path / "run").steps) == 20
+    with open(tmp_path / "run" / "metrics.jsonl", "a") as stream:
+        stream.write('\n{"step": 22}\n')  # the cut line, now followed by more: damaged
+    with pytest.raises(CommandError, match=r"metrics.jsonl:21: not valid JSON"):
+        load_run(tmp_path / "run")
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("metrics.jsonl", '{"step": -1}\n', "metrics.jsonl:1: step must be a whole number"),
+    ("metrics.jsonl", '{"loss": 1.0}\n', "metrics.jsonl:1: missing step; not a log of `oneshot-rlvr train`"),
+    ("eval.jsonl", '{"step": 0, "benchmarks": {}}\n', "eval.jsonl:1: 'benchmarks' must name at least one"),
+    ("eval.jsonl", '{"step": 0, "benchmarks": {"x": {"n": 5, "strict": 2, "lenient": 0.5}}}\n', "rates within 0..1"),
+    ("history.json", '{"mul-17": "high"}', "history.json: not {example id: [accuracies]}"),
+    ("config.yaml", "model: [unclosed\n", "config.yaml:2: not valid YAML"),
+])
+def test_a_damaged_file_is_one_clear_error(tmp_path, name, content, message):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30)])
+    (tmp_path / "run" / name).write_text(content)
+    with pytest.raises(CommandError) as raised:
+        load_run(tmp_path / "run")
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_demo_names_what_is_missing(tmp_path):
+    root = write_demo(tmp_path, skip_full_set=True)
+    demo = load_demo(root)
+    assert demo.pi1_category == "mul" and demo.run("one-shot").log is not None
+    assert demo.run("full-set").missing == "full-set/ holds no metrics.jsonl or eval.jsonl"
+    assert demo.run("entropy-only").missing == "skipped: budget" and demo.run("entropy-only").log is None
+    manifest = json.loads((root / "demo.json").read_text())
+    manifest["skipped"].append({"name": "not-listed", "why": "budget"})  # skipped before it was ever listed
+    (root / "demo.json").write_text(json.dumps(manifest))
+    assert load_demo(root).run("not-listed").missing == "skipped: budget"
+
+
+def test_the_kind_of_a_folder(tmp_path):
+    write_demo(tmp_path / "demo")
+    assert [detect_kind(tmp_path / "demo"), detect_kind(tmp_path / "demo" / "pi1")] == ["demo", "train"]
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "summary.json").write_text(json.dumps({"model": "m", "benchmarks": {
+        "gsm8k": {"n": 4, "k": 2, "strict": 0.25, "lenient": 0.5}}}))
+    assert detect_kind(tmp_path / "eval") == "eval"
+    assert load_eval_run(tmp_path / "eval").evaluation.scores["gsm8k"].proportion("lenient").n == 8
+    with pytest.raises(CommandError, match="no such folder"):
+        detect_kind(tmp_path / "absent")
