@@ -311,6 +311,8 @@ def test_registry_adds_subcommands(monkeypatch, capsys):
         calls.append(args.size)
         if args.size < 0:
             raise CommandError("--size must not be negative; pass a size of 0 or more")
+        if args.size == 99:  # a library's message (YAML, TRL) can span lines: still one line on stderr
+            raise CommandError("recipe.yaml: not valid YAML (while parsing\n  in line 2\n    ^)")
         return 0
 
     monkeypatch.setitem(cli.COMMANDS, "demo", Command("a demo for the test", add_arguments, run))
@@ -319,6 +321,9 @@ def test_registry_adds_subcommands(monkeypatch, capsys):
     assert calls == [3, -4]
     assert one_line(capsys.readouterr().err) == (
         "oneshot-rlvr demo: error: --size must not be negative; pass a size of 0 or more")
+    assert main(["demo", "--size", "99"]) == 2
+    assert one_line(capsys.readouterr().err) == (
+        "oneshot-rlvr demo: error: recipe.yaml: not valid YAML (while parsing in line 2 ^)")
     assert main(["--help"]) == 0
     assert re.search(r"^\s+demo\s+a demo for the test", capsys.readouterr().out, re.MULTILINE)
 

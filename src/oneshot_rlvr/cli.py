@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args._run(args)
     except CommandError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        message = " ".join(str(error).split())  # one line, even where a library's message spans several
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return error.status
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
