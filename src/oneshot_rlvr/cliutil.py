@@ -57,6 +57,12 @@ def json_line(record: dict, stream: TextIO | None = None) -> str:
 
 def check_output_path(path: str) -> None:
     """Fail before any work when ``path`` cannot be written (bad input: nothing is graded)."""
+    if not path:
+        raise CommandError("--out is empty; give a file name")
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        raise CommandError(f"{path}: exists and is not a regular file (a device, pipe or socket); the result is "
+                           f"written whole to a temporary file and renamed onto --out, which would replace it; "
+                           f"give a file name")
     if os.path.isdir(path):
         raise CommandError(f"{path}: is a directory; give --out a file name")
     directory = os.path.dirname(os.path.abspath(path))
@@ -69,8 +75,12 @@ def check_output_path(path: str) -> None:
 def replace_atomically(path: str, write) -> None:
     """Call ``write(temporary_path)`` for a temporary file beside ``path``, then ``os.replace`` it onto ``path``.
 
-    On any failure the temporary file is removed and ``path`` is left as it was.
+    On any failure the temporary file is removed and ``path`` is left as it was. A ``path`` that exists as
+    something other than a file or a link to one (a device such as /dev/null, a pipe) is refused: renaming
+    onto it would replace it.
     """
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise CommandError(f"{path}: exists and is not a regular file; give a file name")
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     os.close(handle)

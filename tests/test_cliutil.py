@@ -1,0 +1,33 @@
+"""Output paths: a result is written whole or not at all, and never replaces something that is not a file."""
+
+import os
+import stat
+
+import pytest
+
+from oneshot_rlvr.cliutil import CommandError, check_output_path, write_atomically
+
+
+def test_a_file_is_replaced_whole(tmp_path):
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n")
+    write_atomically(str(target), ["a\n", "b\n"])
+    assert target.read_text() == "a\nb\n" and [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_something_that_is_not_a_file_is_never_replaced(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # stands in for /dev/null: renaming onto it would put a file in its place
+    with pytest.raises(CommandError, match="is not a regular file"):
+        check_output_path(str(pipe))
+    with pytest.raises(CommandError, match="is not a regular file"):
+        write_atomically(str(pipe), ["x\n"])
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode) and [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+@pytest.mark.parametrize("path, message", [("", "--out is empty"), ("{tmp}", "is a directory"),
+                                           ("{tmp}/absent/out.jsonl", "does not exist")])
+def test_an_unwritable_output_path_is_bad_input(tmp_path, path, message):
+    with pytest.raises(CommandError, match=message) as raised:
+        check_output_path(path.format(tmp=tmp_path))
+    assert raised.value.status == 2
