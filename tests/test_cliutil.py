@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from oneshot_rlvr.cliutil import CommandError, check_output_path, write_atomically
+from oneshot_rlvr.cliutil import CommandError, check_output_dir, check_output_path, write_atomically
 
 
 def test_a_file_is_replaced_whole(tmp_path):
@@ -31,3 +31,14 @@ def test_an_unwritable_output_path_is_bad_input(tmp_path, path, message):
     with pytest.raises(CommandError, match=message) as raised:
         check_output_path(path.format(tmp=tmp_path))
     assert raised.value.status == 2
+
+
+def test_an_output_folder_that_cannot_be_made_is_bad_input(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    check_output_dir(str(tmp_path / "new" / "deeper"))  # made later, with its parents
+    check_output_dir(str(tmp_path))
+    for path, message in [("", "--out is empty"), (tmp_path / "file.txt", "is a file; give a folder"),
+                          (tmp_path / "file.txt" / "sub", "file.txt is a file, so the folder cannot be made")]:
+        with pytest.raises(CommandError, match=message):
+            check_output_dir(str(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # a check makes nothing

@@ -73,8 +73,11 @@ def test_the_toy_recipe_file_holds_the_demo_recipe():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--budget-minutes", "0"], "--budget-minutes must be positive"),
+    (["--budget-minutes", "0"], "--budget-minutes must be a positive number"),
+    (["--budget-minutes", "nan"], "--budget-minutes must be a positive number"),
+    (["--budget-minutes", "inf"], "--budget-minutes must be a positive number"),
     (["--steps", "0"], "--steps must be at least 1"),
+    (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
 ])
 def test_bad_demo_flags_exit_2(tmp_path, capsys, argv, message):
     assert main(["demo", "--out", str(tmp_path / "d"), *argv]) == 2
@@ -85,3 +88,9 @@ def test_an_out_folder_with_other_files_is_refused(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["demo", "--out", str(tmp_path)]) == 2
     assert "holds other files" in capsys.readouterr().err
+
+
+def test_an_out_folder_that_cannot_be_made_is_refused_at_once(tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "file.txt" / "sub")]) == 2
+    assert "file.txt is a file, so the folder cannot be made" in capsys.readouterr().err

@@ -202,3 +202,48 @@ def test_a_damaged_log_is_bad_input(tmp_path, capsys):
     assert "eval.jsonl:3: not valid JSON" in capsys.readouterr().err
     assert not (tmp_path / "run" / "report.md").exists() and not (tmp_path / "run" / "plots").exists()
 
+
+
+def test_output_paths_that_cannot_take_the_report_are_bad_input(tmp_path, capsys):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30), held_out(20, 0.45)])
+    (tmp_path / "file.txt").write_text("x")
+    cases = [(["--out", str(tmp_path / "file.txt" / "sub")], "file.txt is a file, so the folder cannot be made"),
+             (["--out", ""], "--out is empty")]
+    for argv, message in cases:
+        assert main(["report", str(tmp_path / "run"), *argv]) == 2
+        assert message in one_line_of(capsys.readouterr().err)
+    (tmp_path / "run" / "report.md").mkdir()
+    assert main(["report", str(tmp_path / "run")]) == 2
+    assert "report.md: is a folder" in one_line_of(capsys.readouterr().err)
+    (tmp_path / "run" / "report.md").rmdir()
+    (tmp_path / "run" / "plots").write_text("mine")
+    assert main(["report", str(tmp_path / "run")]) == 2
+    assert "plots: is a file" in one_line_of(capsys.readouterr().err)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.yaml", "eval.jsonl", "history.json",
+                                                                   "metrics.jsonl", "plots"]
+
+
+def test_a_report_that_fails_midway_leaves_the_previous_one_as_it_was(tmp_path, monkeypatch):
+    import oneshot_rlvr.report as report
+
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30), held_out(20, 0.45)])
+    build_report(tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run" / "plots").iterdir()}
+
+    def disk_full(path, lines):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "write_atomically", disk_full)
+    with pytest.raises(OSError):
+        build_report(tmp_path / "run")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run" / "plots").iterdir()} == before
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no temporary folder left
+    with pytest.raises(OSError):
+        build_report(tmp_path / "run", tmp_path / "new" / "out")
+    assert not (tmp_path / "new" / "out").exists()  # the folder it made for the report is gone again
+
+
+def one_line_of(err):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]

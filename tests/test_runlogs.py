@@ -80,3 +80,46 @@ def test_the_kind_of_a_folder(tmp_path):
     assert load_eval_run(tmp_path / "eval").evaluation.scores["gsm8k"].proportion("lenient").n == 8
     with pytest.raises(CommandError, match="no such folder"):
         detect_kind(tmp_path / "absent")
+
+
+def write_eval(folder, fields=None, **summary):
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = {"n": 4, "k": 2, "strict": 0.25, "lenient": 0.5, **(fields or {})}
+    (folder / "summary.json").write_text(json.dumps({"model": "m", "benchmarks": {"gsm8k": raw}, **summary}))
+    return folder
+
+
+@pytest.mark.parametrize("fields, summary, message", [
+    ({"maj@k": "x"}, {}, "benchmark gsm8k maj@k: must be a rate within 0..1"),
+    ({"truncated_rate": 2}, {}, "benchmark gsm8k truncated_rate: must be a rate within 0..1"),
+    ({"pass@k": {"1": "x"}}, {}, "benchmark gsm8k pass@k: must be {k: rate within 0..1}"),
+    ({"pass@k": [0.5]}, {}, "benchmark gsm8k pass@k: must be {k: rate within 0..1}"),
+    ({}, {"paper6_mean": "high"}, "paper6_mean: must be a rate within 0..1"),
+    ({}, {"config": [1]}, "config: must be an object"),
+])
+def test_a_summary_with_a_field_of_the_wrong_shape_is_one_clear_error(tmp_path, fields, summary, message):
+    with pytest.raises(CommandError, match=message.replace("{", r"\{").replace("}", r"\}").replace("..", r"\.\.")):
+        load_eval_run(write_eval(tmp_path, fields, **summary))
+    write_eval(tmp_path, {"maj@k": None, "truncated_rate": None})  # null: not measured, which is allowed
+    assert load_eval_run(tmp_path).summary["benchmarks"]["gsm8k"]["maj@k"] is None
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("seconds", {"pool": "x"}, "seconds: must be {stage: seconds}"), ("selection", "x", "selection: must be an object"),
+    ("selection", {"pi1": "x"}, "selection.pi1: must be an object"), ("base", "x", "base: must be an object"),
+    ("categories", 5, "categories: must be a list of names"), ("skipped", "budget", "skipped: must be a list"),
+])
+def test_a_demo_manifest_with_a_field_of_the_wrong_shape_is_one_clear_error(tmp_path, field, value, message):
+    root = write_demo(tmp_path)
+    manifest = json.loads((root / "demo.json").read_text())
+    manifest[field] = value
+    (root / "demo.json").write_text(json.dumps(manifest))
+    with pytest.raises(CommandError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        load_demo(root)
+
+
+def test_a_config_that_is_not_utf8_is_one_clear_error(tmp_path):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30)])
+    (tmp_path / "run" / "config.yaml").write_bytes(b"model: \xff\n")
+    with pytest.raises(CommandError, match="config.yaml: cannot read it as UTF-8 text"):
+        load_run(tmp_path / "run")

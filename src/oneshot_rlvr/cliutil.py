@@ -72,6 +72,22 @@ def check_output_path(path: str) -> None:
         raise CommandError(f"{path}: cannot write in {directory} (permission denied); choose another --out")
 
 
+def check_output_dir(path: str, flag: str = "--out") -> None:
+    """Fail before any work when the folder ``path`` cannot be made or written in (bad input: nothing is run)."""
+    if not str(path):
+        raise CommandError(f"{flag} is empty; give a folder")
+    folder = os.path.abspath(path)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise CommandError(f"{flag} {path}: is a file; give a folder")
+    ancestor = folder
+    while not os.path.exists(ancestor):  # the folder is made with its parents: the nearest existing one decides
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise CommandError(f"{flag} {path}: {ancestor} is a file, so the folder cannot be made; choose another {flag}")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CommandError(f"{flag} {path}: cannot write in {ancestor} (permission denied); choose another {flag}")
+
+
 def replace_atomically(path: str, write) -> None:
     """Call ``write(temporary_path)`` for a temporary file beside ``path``, then ``os.replace`` it onto ``path``.
 

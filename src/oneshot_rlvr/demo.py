@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import random
 import shutil
 import sys
@@ -38,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cliutil import CommandError, write_atomically
+from .cliutil import CommandError, check_output_dir, write_atomically
 
 HELP = "the offline demo: toy world → pool RLVR → select π1 → 1-shot RLVR + controls → report"
 
@@ -259,13 +260,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.budget_minutes <= 0:
-        raise CommandError(f"--budget-minutes must be positive, got {args.budget_minutes}")
+    if not math.isfinite(args.budget_minutes) or args.budget_minutes <= 0:  # nan / inf: no deadline at all
+        raise CommandError(f"--budget-minutes must be a positive number, got {args.budget_minutes}")
     if args.steps is not None and args.steps < 1:
         raise CommandError(f"--steps must be at least 1, got {args.steps}")
+    if not 0 <= args.seed < 2**32:  # numpy's and the corpus generator's seed range
+        raise CommandError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
+    check_output_dir(args.out)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} is a file; give a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / "demo.json").is_file():
         raise CommandError(f"--out {out} holds other files; give an empty or new folder (or a previous demo's)")
     scale = DemoScale(one_shot_steps=args.steps) if args.steps else DemoScale()

@@ -15,11 +15,14 @@ problem). 95% intervals are Wilson's (``metrics.wilson_interval``); comparisons 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cliutil import EXIT_FAILURE, CommandError, write_atomically
+from .cliutil import EXIT_FAILURE, CommandError, check_output_dir, write_atomically
 from .findings import (SATURATION_ACCURACY, SATURATION_WINDOW, Finding, common_benchmarks, findings, format_p,
                        missing_evaluations, run_findings, saturation_step)
 from .metrics import Proportion, two_proportion_test
@@ -49,6 +52,10 @@ def _rate(p: Proportion | None) -> str:
 
 def _short(p: Proportion | None) -> str:
     return "–" if p is None else f"{p.rate:.1%}"
+
+
+def _optional_rate(raw: dict, key: str) -> str:
+    return "–" if raw.get(key) is None else f"{raw[key]:.1%}"
 
 
 def _take(evaluation: Evaluation, key: str, name: str | None, pooled_over: Sequence[str]) -> Proportion | None:
@@ -136,9 +143,9 @@ def eval_report(run: EvalRunLog, plots_dir: Path) -> list[str]:
         k = str(raw.get("k", 1))
         rows.append([name, f"{score.n} × {score.k}", _rate(score.proportion("strict")),
                      _rate(score.proportion("lenient")),
-                     f"{raw['pass@k'][k]:.1%} (k={k})" if k in (raw.get("pass@k") or {}) else "–",
-                     f"{raw['maj@k']:.1%}" if "maj@k" in raw else "–", _short(score.proportion("boxed_rate")),
-                     f"{raw['truncated_rate']:.1%}" if "truncated_rate" in raw else "–",
+                     f"{raw['pass@k'][k]:.1%} (k={k})" if (raw.get("pass@k") or {}).get(k) is not None else "–",
+                     _optional_rate(raw, "maj@k"), _short(score.proportion("boxed_rate")),
+                     _optional_rate(raw, "truncated_rate"),
                      _short(score.proportion("reflection_rate")),
                      f"{score.mean_length:.0f}" if score.mean_length is not None else "–"])
     pooled = run.evaluation
@@ -246,20 +253,34 @@ def demo_report(demo: Demo, plots_dir: Path) -> list[str]:
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write ``report.md`` and ``plots/*.png`` for the run in ``run_dir`` into ``out_dir`` (default: ``run_dir``);
-    returns the path of report.md. Bad input raises CommandError before anything is written."""
+    returns the path of report.md. Bad input raises CommandError before anything is written; the plots are
+    drawn into a temporary folder that replaces ``plots/`` only once report.md is written."""
     kind = detect_kind(run_dir)
+    if out_dir is not None:
+        check_output_dir(str(out_dir))
     out = Path(run_dir if out_dir is None else out_dir)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out}: is a file; give a folder")
+    target, plots_dir = out / "report.md", out / "plots"
+    if target.exists() and not target.is_file():
+        raise CommandError(f"{target}: is a folder; move it away or give --out another folder")
+    if plots_dir.exists() and not plots_dir.is_dir():
+        raise CommandError(f"{plots_dir}: is a file; move it away or give --out another folder")
     loaded = {"demo": load_demo, "train": load_run, "eval": load_eval_run}[kind](run_dir)
-    plots_dir = out / "plots"
-    plots_dir.mkdir(parents=True, exist_ok=True)
     render = {"demo": demo_report, "train": train_report, "eval": eval_report}[kind]
-    lines = render(loaded, plots_dir)
-    while lines and lines[-1] == "":
-        lines.pop()
-    target = out / "report.md"
-    write_atomically(str(target), [line + "\n" for line in lines])
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(dir=out, prefix=".plots."))
+    try:
+        lines = render(loaded, partial)
+        while lines and lines[-1] == "":
+            lines.pop()
+        write_atomically(str(target), [line + "\n" for line in lines])
+        shutil.rmtree(plots_dir, ignore_errors=True)
+        os.replace(partial, plots_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        if made:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return target
 
 

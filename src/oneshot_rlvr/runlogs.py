@@ -101,21 +101,33 @@ class Demo:
         return next((r for r in self.runs if r.role == role), None)
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"{path}: cannot read it as UTF-8 text ({error}); check the file") from None
+
+
 def _read_json(path: Path):
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(_read_text(path))
     except json.JSONDecodeError as error:
         raise CommandError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file is damaged") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise CommandError(f"{path}: cannot read it ({error}); check the file") from None
+
+
+def _is_rate(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _expect(ok: bool, where: str, what: str) -> None:
+    """A field a run's file may hold: absent, or of the shape the report prints."""
+    if not ok:
+        raise CommandError(f"{where}: must be {what}; the file is damaged")
 
 
 def _read_jsonl(path: Path, required: Sequence[str]) -> list[dict]:
     """The records of a log of ``oneshot-rlvr train``; each has ``required`` keys, ``step`` among them."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CommandError(f"{path}: cannot read it ({error}); check the file") from None
+    text = _read_text(path)
     lines = text.splitlines()
     if lines and not text.endswith("\n"):  # a run killed mid-write leaves a cut last line: not a record yet
         try:
@@ -171,7 +183,7 @@ def load_run(run_dir: str | Path) -> RunLog:
     config = {}
     if (path / "config.yaml").is_file():
         try:
-            config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+            config = yaml.safe_load(_read_text(path / "config.yaml")) or {}
         except yaml.YAMLError as error:  # its str() spans lines: keep the problem and where
             mark = getattr(error, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
@@ -195,6 +207,16 @@ def load_eval_run(run_dir: str | Path) -> EvalRunLog:
         raise CommandError(f"{path}: no 'benchmarks'; not a summary of `oneshot-rlvr eval`")
     scores = {name: _score(raw, f"{path} benchmark {name}", (raw or {}).get("k", 1) if isinstance(raw, dict) else 1)
               for name, raw in summary["benchmarks"].items()}
+    for name, raw in summary["benchmarks"].items():
+        where = f"{path} benchmark {name}"
+        for key in ("maj@k", "truncated_rate"):
+            _expect(raw.get(key) is None or _is_rate(raw[key]), f"{where} {key}", "a rate within 0..1")
+        passes = raw.get("pass@k")
+        _expect(passes is None or isinstance(passes, dict) and all(_is_rate(v) for v in passes.values()),
+                f"{where} pass@k", "{k: rate within 0..1}")
+    _expect(summary.get("paper6_mean") is None or _is_rate(summary["paper6_mean"]), f"{path} paper6_mean",
+            "a rate within 0..1")
+    _expect(isinstance(summary.get("config") or {}, dict), f"{path} config", "an object")
     return EvalRunLog(Path(run_dir), summary.get("model"), summary.get("config") or {}, Evaluation(None, scores),
                       summary)
 
@@ -205,6 +227,17 @@ def load_demo(demo_dir: str | Path) -> Demo:
     manifest = _read_json(path / "demo.json")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
         raise CommandError(f"{path / 'demo.json'}: no 'runs' list; not a manifest of `oneshot-rlvr demo`")
+    where = path / "demo.json"
+    for key in ("selection", "base", "seconds"):
+        _expect(isinstance(manifest.get(key) or {}, dict), f"{where} {key}", "an object")
+    selection = manifest.get("selection") or {}
+    _expect(isinstance(selection.get("pi1") or {}, dict), f"{where} selection.pi1", "an object")
+    _expect(isinstance(selection.get("top") or [], list), f"{where} selection.top", "a list")
+    _expect(isinstance((manifest.get("base") or {}).get("corpus") or {}, dict), f"{where} base.corpus", "an object")
+    _expect(all(isinstance(v, (int, float)) for v in (manifest.get("seconds") or {}).values()), f"{where} seconds",
+            "{stage: seconds}")
+    _expect(isinstance(manifest.get("categories") or [], list), f"{where} categories", "a list of names")
+    _expect(isinstance(manifest.get("skipped") or [], list), f"{where} skipped", "a list")
     skipped = {str(s.get("name")): str(s.get("why", "no reason given")) for s in manifest.get("skipped") or []
                if isinstance(s, dict)}
     runs = []
@@ -226,8 +259,7 @@ def load_demo(demo_dir: str | Path) -> Demo:
     runs += [DemoRun(name, name, name, None, None, None, f"skipped: {why}") for name, why in skipped.items()
              if name not in listed]
     one_shot = next((e for e in manifest["runs"] if isinstance(e, dict) and e.get("role") == "one-shot"), {})
-    pi1 = ((manifest.get("selection") or {}).get("pi1") or {})
-    category = pi1.get("category") if isinstance(pi1, dict) else None
+    category = (selection.get("pi1") or {}).get("category")
     return Demo(path, manifest, tuple(runs), tuple(str(c) for c in manifest.get("categories") or ()),
                 category or one_shot.get("example_category"))
 
