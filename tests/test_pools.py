@@ -166,6 +166,46 @@ def test_parquet_layouts_and_errors(tmp_path):
         load_pool(tmp_path / "junk.parquet")
 
 
+def test_jsonl_that_is_not_utf8_names_file_and_line(tmp_path):
+    pool = tmp_path / "p.jsonl"
+    pool.write_bytes(b'{"id": 1, "problem": "P", "answer": "1"}\n{"id": 2, "problem": "\xff", "answer": "2"}\n')
+    with pytest.raises(PoolError, match=r"p\.jsonl:2: not UTF-8 text \(byte 0xff at position 23\); save the file"):
+        load_pool(pool)
+    selection = tmp_path / "sel.jsonl"
+    selection.write_bytes(b'{"id": "1\xfe"}\n')
+    with pytest.raises(PoolError, match=r"sel\.jsonl:1: not UTF-8 text"):
+        select_examples(_pool(3), str(selection))
+
+
+@pytest.mark.parametrize("line, match", [
+    ('{"id": 1, "problem": "P", "answer": 1' + "0" * 5000 + "}", r"p\.jsonl:1: not readable JSON \(Exceeds the limit"),
+    ("[" * 100_000, r"p\.jsonl:1: not readable JSON \(nested too deeply\)"),
+], ids=["5001-digit number", "100000 brackets"])
+def test_jsonl_lines_json_cannot_read_give_one_line(tmp_path, line, match):
+    with pytest.raises(PoolError, match=match) as error:
+        load_pool(_jsonl(tmp_path / "p.jsonl", [line]))
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("row, match", [
+    ({"prompt": "just a string"}, r"row 1: prompt is 'just a string', not a list of chat messages"),
+    ({"prompt": [1, 2]}, r"row 1: prompt is \[1, 2\], not a list of chat messages"),
+    ({"reward_model": "5"}, r"row 1: reward_model is '5', not a struct"),
+    ({"extra_info": "z"}, r"row 1: extra_info is 'z', not a struct"),
+    ({"prompt": [{"role": "system", "content": "S"}]}, r"row 1: verl row lacks prompt\[user\]\.content;"),
+])
+def test_verl_rows_of_the_wrong_shape_say_what_is_expected(tmp_path, row, match):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    good = {"prompt": [{"role": "user", "content": "Q"}], "reward_model": {"ground_truth": "5"},
+            "extra_info": {"index": 9}}
+    pq.write_table(pa.Table.from_pylist([{**good, **row}]), tmp_path / "verl.parquet")
+    with pytest.raises(PoolError, match=match) as error:
+        load_pool(tmp_path / "verl.parquet")
+    message = str(error.value)
+    assert "verl.parquet" in message and "prompt[user].content, reward_model.ground_truth" in message
+
+
 # --- selection -----------------------------------------------------------------------------------
 
 def test_select_by_ids_keeps_order():

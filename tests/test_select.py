@@ -2,6 +2,7 @@ import argparse
 import json
 import math
 import os
+import re
 import statistics
 from pathlib import Path
 
@@ -175,9 +176,12 @@ def test_select_returns_ranks_examples_and_scores():
     ({"7": [0.5, 0.5, float("inf")]}, "example '7', position 2"),
     ({"7": ["0.5"]}, "example '7', position 0"),
     ({"7": [True]}, "example '7', position 0"),
+    ({"7": [10 ** 400, 0]}, "example '7', position 0 (from 0): an integer of about 400 digits is not an accuracy"),
+    ({"7": [0.5, 1e308, -1e308]}, "example '7', position 1 (from 0): 1e+308 is not an accuracy; every accuracy "
+                                  "must be a number from 0 to 1"),
 ])
 def test_bad_histories_raise_naming_the_example(history, fragment):
-    with pytest.raises(HistoryError, match="^.*" + fragment.replace("(", r"\(")):
+    with pytest.raises(HistoryError, match=re.escape(fragment)):
         rank_examples(history, "var")
 
 
@@ -226,6 +230,18 @@ def test_cli_rejects_bad_history_files(files, content, fragment, capsys):
     assert str(history) in message
 
 
+@pytest.mark.parametrize("content, fragment", [
+    ('{"0": [1' + "0" * 400 + ", 0]}", "example '0', position 0 (from 0): an integer of about 400 digits"),
+    ('{"0": [1' + "0" * 5000 + "]}", "not readable JSON (Exceeds the limit (4300 digits) for integer string"),
+    ('{"0": ' + "[" * 100_000 + "]" * 100_000 + "}", "not readable JSON (nested too deeply); the history must be"),
+], ids=["401 digits", "5001 digits", "100000 brackets"])
+def test_cli_rejects_histories_json_cannot_hold_as_floats(files, content, fragment, capsys):
+    tmp_path, history, pool = files
+    history.write_text(content)
+    message = _bad(["--history", str(history), "--pool", str(pool), "--list", "3"], files, fragment, capsys)
+    assert message.startswith(str(history))
+
+
 def test_cli_json_error_names_line_and_column(files, capsys):
     tmp_path, history, pool = files
     history.write_text('{"0": [0, 1],\n  "1": [1,, 0]}')
@@ -246,6 +262,7 @@ def test_cli_rejects_history_ids_missing_from_the_pool(files, capsys):
     (["--rank", "2", "--top", "3"], "choose --rank 1..1 with --top 3"),
     (["--rank", "1", "--top", "0"], "--top must be at least 1"),
     (["--rank", "1", "--method", "variance"], "unknown --method 'variance'"),
+    (["--rank", "1", "--top", "5"], "--top 5 is more than the 3 ranked examples; choose --top 1..3"),
 ])
 def test_cli_rejects_bad_ranks_and_methods(files, extra, fragment, capsys):
     tmp_path, history, pool = files
@@ -264,6 +281,40 @@ def test_cli_rejects_missing_files_and_missing_choices(files, capsys):
     _bad(["--history", str(history), "--pool", str(pool), "--out", out], files, "--out needs --rank", capsys)
     _bad(["--history", str(history), "--pool", str(pool), "--rank", "1", "--out", str(tmp_path / "sel.parquet")],
          files, "ending in .jsonl", capsys)
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--list", "3", "--rank", "0", "--top", "0"], "--rank chooses what --out writes; give --out FILE.jsonl too"),
+    (["--list", "3", "--top", "2"], "--top chooses what --out writes"),
+    (["--list", "3", "--seed", "5"], "--seed only applies to --method random, not var; drop --seed"),
+    (["--rank", "1", "--out", "OUT", "--method", "lim", "--seed", "0"], "--seed only applies to --method random"),
+])
+def test_cli_rejects_flags_that_would_be_ignored(files, extra, fragment, capsys):
+    tmp_path, history, pool = files
+    extra = [str(tmp_path / "sel.jsonl") if arg == "OUT" else arg for arg in extra]
+    _bad(["--history", str(history), "--pool", str(pool), *extra], files, fragment, capsys)
+
+
+def test_cli_seed_goes_with_method_random(files, capsys):
+    tmp_path, history, pool = files
+    argv = ["--history", str(history), "--pool", str(pool), "--method", "random", "--list", "3"]
+    seeded = [_run([*argv, "--seed", str(seed)], capsys) for seed in (0, 0, 7)]
+    assert seeded[0] == seeded[1] == _run(argv, capsys) and seeded[0][0] == 0
+
+
+@pytest.mark.parametrize("out, fragment", [
+    ("file.txt/sel.jsonl", "file.txt is a file, not a folder; choose another path"),
+    ("file.txt/sub/sel.jsonl", "file.txt is a file, not a folder"),
+    (".jsonl", "give a file name ending in .jsonl"),
+    ("", "--out is empty"),
+])
+def test_cli_checks_out_before_reading_anything(files, out, fragment, capsys):
+    tmp_path, _, pool = files
+    (tmp_path / "file.txt").write_text("keep\n")
+    out = str(tmp_path / out) if out.startswith("file") else out
+    message = _bad(["--history", str(tmp_path / "nope.json"), "--pool", str(pool), "--rank", "1", "--out", out],
+                   files, fragment, capsys)
+    assert "nope.json" not in message and (tmp_path / "file.txt").read_text() == "keep\n"
 
 
 def test_cli_small_pool_round_trip(files, capsys):

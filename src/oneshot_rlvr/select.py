@@ -21,12 +21,14 @@ accuracy each time it was sampled in a full-pool RLVR run (ragged lists). Scores
 var, std and lim are computed exactly (every float is a dyadic rational: integer arithmetic over a
 common power-of-two denominator) and rounded to a float only for display, so mathematically equal
 scores tie exactly. Ties keep the history file's key order (a stable sort). Examples with an empty
-history rank last, in input order, with score NaN (``null`` in JSON). NaN, inf, booleans, non-numbers
-and non-list histories are errors naming the example and position.
+history rank last, in input order, with score NaN (``null`` in JSON). An accuracy outside [0, 1] (NaN,
+inf, a huge integer), booleans, non-numbers and non-list histories are errors naming the example and
+position.
 
 ``--out FILE.jsonl`` writes ranks K..K+N-1 as a selection file (``train --examples FILE`` reads it)
 and prints one JSON line ``{rank, id, score, answer, problem}`` per chosen example; ``--list N``
-prints the top-N ranking as a markdown table (before the JSON lines when both are given).
+prints the top-N ranking as a markdown table (before the JSON lines when both are given). ``--rank`` and
+``--top`` go with ``--out``, ``--seed`` with ``--method random``; elsewhere they are refused, not ignored.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ import json
 import math
 import os
 import random
+import reprlib
 import sys
 from fractions import Fraction
 from pathlib import Path
 
-from .cliutil import EXIT_FAILURE, CommandError, json_line, positive_int
+from .cliutil import EXIT_FAILURE, CommandError, check_output_path, json_line, positive_int
 from .data.pools import Example, PoolError, load_pool, write_pool_jsonl
 
 HELP = "rank training examples by their accuracy history (the paper's variance score) and pick one"
@@ -51,6 +54,13 @@ class HistoryError(ValueError):
     """A history, method or rank that cannot be used (one line: what, where, how to fix)."""
 
 
+def _shown(value) -> str:
+    """``value`` for a one-line message: long ones cut short (repr refuses ints over 4300 digits)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"an integer of about {round(value.bit_length() * math.log10(2))} digits"
+    return reprlib.repr(value)
+
+
 def _check_history(history) -> None:
     if not isinstance(history, dict):
         raise HistoryError(f"the history is a JSON {type(history).__name__}, not an object "
@@ -59,9 +69,10 @@ def _check_history(history) -> None:
         if not isinstance(values, list):
             raise HistoryError(f"example {key!r}: history is a {type(values).__name__}, not a list of accuracies")
         for position, value in enumerate(values):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise HistoryError(f"example {key!r}, position {position} (from 0): {value!r} is not a finite "
-                                   f"number; every accuracy must be a number such as 0.375")
+            # an accuracy is a fraction of rollouts; the range check also keeps huge ints out of float math
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise HistoryError(f"example {key!r}, position {position} (from 0): {_shown(value)} is not an "
+                                   f"accuracy; every accuracy must be a number from 0 to 1 such as 0.375")
 
 
 def _as_integers(history: dict[str, list[float]]) -> tuple[dict[str, list[int]], int]:
@@ -125,6 +136,9 @@ def select(history: dict[str, list[float]], pool: list[Example], method: str, ra
         raise HistoryError(f"--top must be at least 1, got {top!r}")
     ranking = rank_examples(history, method, seed)
     by_id = _pool_by_id(history, pool)
+    if top > len(ranking):
+        raise HistoryError(f"--top {top} is more than the {len(ranking)} ranked examples; "
+                           f"choose --top 1..{len(ranking)}")
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1 or rank + top - 1 > len(ranking):
         span = f" with --top {top}" if top > 1 else ""
         raise HistoryError(f"--rank {rank!r}{span} is out of range; the ranking has {len(ranking)} examples: "
@@ -157,6 +171,10 @@ def load_history(path: str | Path) -> dict[str, list[float]]:
         raise HistoryError(f"{path}: not UTF-8 text; the history must be a JSON file") from None
     except HistoryError as error:
         raise HistoryError(f"{path}: {error}") from None
+    except (ValueError, RecursionError) as error:  # a number past Python's digit limit; deep nesting
+        why = "nested too deeply" if isinstance(error, RecursionError) else str(error).split(";")[0]
+        raise HistoryError(f"{path}: not readable JSON ({why}); the history must be one object "
+                           f"{{example_id: [accuracies]}}") from None
     try:
         _check_history(history)
     except HistoryError as error:
@@ -188,10 +206,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default="var", metavar="|".join(METHODS),
                         help="score: var (default, the paper's), std, lim (LIMR) or random")
     parser.add_argument("--rank", type=int, help="the first rank to select (1 = best); required with --out")
-    parser.add_argument("--top", type=int, default=1, help="how many consecutive ranks to select (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of --method random (default 0)")
+    parser.add_argument("--top", type=int, help="with --out: how many consecutive ranks to select (default 1)")
+    parser.add_argument("--seed", type=int, help="with --method random: its seed (default 0)")
     parser.add_argument("--out", help="selection file to write (.jsonl; `train --examples FILE` reads it)")
     parser.add_argument("--list", type=positive_int, metavar="N", help="print the top-N ranking as a markdown table")
+
+
+def _check_out(path: str) -> None:
+    """Refuse an --out that cannot be written, before any work; missing parent folders are made later."""
+    if not path:
+        raise CommandError("--out is empty; give a file name ending in .jsonl")
+    name = os.path.basename(path)
+    if not name.endswith(".jsonl") or name == ".jsonl" or os.path.isdir(path):
+        raise CommandError(f"--out {path}: give a file name ending in .jsonl "
+                           f"(the selection format `train --examples FILE` reads)")
+    parent = ancestor = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise CommandError(f"--out {path}: {ancestor} is a file, not a folder; choose another path")
+    if ancestor == parent:
+        check_output_path(path)
+    elif not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CommandError(f"--out {path}: cannot make folders in {ancestor} (permission denied); "
+                           f"choose another path")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -200,20 +238,26 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and args.list is None:
         raise CommandError("nothing to do: give --out FILE.jsonl (with --rank K) to write a selection, "
                            "or --list N to print the ranking")
+    if args.out is None:  # --rank and --top choose what --out writes; alone they would be ignored
+        for flag, value in (("--rank", args.rank), ("--top", args.top)):
+            if value is not None:
+                raise CommandError(f"{flag} chooses what --out writes; give --out FILE.jsonl too, or drop {flag} "
+                                   f"(--list N prints the top N)")
+    if args.seed is not None and args.method != "random":
+        raise CommandError(f"--seed only applies to --method random, not {args.method}; drop --seed")
+    seed, top = args.seed or 0, 1 if args.top is None else args.top
     if args.out is not None:
         if args.rank is None:
             raise CommandError("--out needs --rank K (1 = the best-scoring example)")
-        if args.top < 1:
-            raise CommandError(f"--top must be at least 1, got {args.top}")
-        if not args.out.endswith(".jsonl") or os.path.isdir(args.out):
-            raise CommandError(f"--out {args.out}: give a file name ending in .jsonl "
-                               f"(the selection format `train --examples FILE` reads)")
+        if top < 1:
+            raise CommandError(f"--top must be at least 1, got {top}")
+        _check_out(args.out)
     try:
         history = load_history(args.history)
         pool = load_pool(args.pool)
-        ranking = rank_examples(history, args.method, args.seed)
+        ranking = rank_examples(history, args.method, seed)
         by_id = _pool_by_id(history, pool)
-        chosen = select(history, pool, args.method, args.rank, args.top, args.seed) if args.out else []
+        chosen = select(history, pool, args.method, args.rank, top, seed) if args.out else []
     except (HistoryError, PoolError) as error:
         raise CommandError(str(error)) from None
     if args.list is not None:

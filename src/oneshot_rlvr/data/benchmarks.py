@@ -22,7 +22,9 @@ it has no Hub copy.
 from __future__ import annotations
 
 import ast
+import math
 import re
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -55,30 +57,47 @@ def _number_text(value) -> str:
     return str(value).strip()
 
 
+def _text(row: dict, key: str) -> str:
+    """Text field ``key`` (a question, a solution): KeyError when missing, BenchmarkError when not text."""
+    if not isinstance(row[key], str):
+        raise BenchmarkError(f"{key} is {reprlib.repr(row[key])}, not text; give it as a string")
+    return row[key]
+
+
+def _answer_text(value, key: str) -> str:
+    """A gold answer as text: strings, or numbers as the real files hold them (amc23's 27.0 → "27")."""
+    if (isinstance(value, bool) or not isinstance(value, (str, int, float))
+            or isinstance(value, float) and not math.isfinite(value)):
+        raise BenchmarkError(f"{key} is {reprlib.repr(value)}, not text or a number; give the gold answer "
+                             f"as a string")
+    return _number_text(value)
+
+
 def _gsm8k_answer(row: dict) -> str:
-    return row["answer"].split("####")[-1].strip().replace(",", "")
+    return _answer_text(row["answer"], "answer").split("####")[-1].strip().replace(",", "")
 
 
 def _asdiv_answer(row: dict) -> str:
-    return re.sub(r"\s*\([^()]*\)\s*$", "", str(row["answer"])).strip()
+    return re.sub(r"\s*\([^()]*\)\s*$", "", _answer_text(row["answer"], "answer")).strip()
 
 
 def _olympiad_answer(row: dict) -> str:
     answers = row["final_answer"]
     if isinstance(answers, str):
         try:
-            answers = ast.literal_eval(answers)  # gold data, a literal only; never model output
-        except (ValueError, SyntaxError):
-            answers = [answers]
+            parsed = ast.literal_eval(answers)  # gold data, a literal only; never model output
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            parsed = None
+        answers = parsed if isinstance(parsed, (list, tuple)) else [answers]
     if not isinstance(answers, (list, tuple)):
         answers = [answers]
-    return str(answers[0]).strip() if len(answers) else ""
+    return _answer_text(answers[0], "final_answer[0]") if len(answers) else ""
 
 
 def _minerva_answer(row: dict) -> str:
     if "solution" not in row and "answer" in row:  # Hub copies carry the answer separately
-        return _number_text(row["answer"])
-    boxed = last_boxed(row["solution"])
+        return _answer_text(row["answer"], "answer")
+    boxed = last_boxed(_text(row, "solution"))
     return boxed.strip() if boxed is not None else ""
 
 
@@ -94,31 +113,40 @@ class BenchmarkSpec:
     hub_split: str = "test"
 
 
-def _field(name: str, *alternatives: str) -> Callable[[dict], str]:
-    """Read ``name`` (or, in Hub copies that name it differently, the first alternative present)."""
+def _field(name: str, *alternatives: str, answer: bool = False) -> Callable[[dict], str]:
+    """Read ``name`` (or, in Hub copies that name it differently, the first alternative present).
+
+    A question must be text; a gold answer (``answer=True``) may also be a number.
+    """
 
     def read(row: dict) -> str:
         for key in (name, *alternatives):
             if key in row:
-                return _number_text(row[key])
+                return _answer_text(row[key], key) if answer else _text(row, key).strip()
         raise KeyError(name)
 
     return read
 
 
+def _answer(name: str) -> Callable[[dict], str]:
+    return _field(name, answer=True)
+
+
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     spec.name: spec
     for spec in [
-        BenchmarkSpec("math500", _field("problem"), _field("answer"), "HuggingFaceH4/MATH-500"),
-        BenchmarkSpec("aime24", _field("problem"), _field("answer"), "HuggingFaceH4/aime_2024", None, "train"),
-        BenchmarkSpec("aime25", _field("problem", "question"), _field("answer"), "math-ai/aime25"),
-        BenchmarkSpec("amc23", _field("problem", "question"), _field("answer"), "math-ai/amc23"),
+        BenchmarkSpec("math500", _field("problem"), _answer("answer"), "HuggingFaceH4/MATH-500"),
+        BenchmarkSpec("aime24", _field("problem"), _answer("answer"), "HuggingFaceH4/aime_2024", None, "train"),
+        BenchmarkSpec("aime25", _field("problem", "question"), _answer("answer"), "math-ai/aime25"),
+        BenchmarkSpec("amc23", _field("problem", "question"), _answer("answer"), "math-ai/amc23"),
         BenchmarkSpec("minerva_math", _field("problem", "question"), _minerva_answer, "math-ai/minervamath"),
         BenchmarkSpec("olympiadbench", _field("question", "problem"), _olympiad_answer, "math-ai/olympiadbench"),
         BenchmarkSpec("gsm8k", _field("question"), _gsm8k_answer, "openai/gsm8k", "main"),
-        BenchmarkSpec("svamp", lambda r: f"{r['Body'].strip()} {r['Question'].strip()}", _field("Answer")),
-        BenchmarkSpec("asdiv", lambda r: f"{r['body'].strip()} {r['question'].strip()}", _asdiv_answer),
-        BenchmarkSpec("mawps", _field("input"), _field("target")),
+        BenchmarkSpec("svamp", lambda r: f"{_text(r, 'Body').strip()} {_text(r, 'Question').strip()}",
+                      _answer("Answer")),
+        BenchmarkSpec("asdiv", lambda r: f"{_text(r, 'body').strip()} {_text(r, 'question').strip()}",
+                      _asdiv_answer),
+        BenchmarkSpec("mawps", _field("input"), _answer("target")),
     ]
 }
 
@@ -129,8 +157,18 @@ def _read_rows(path: Path) -> list[dict]:
             import pyarrow.parquet as pq
         except ImportError as error:
             raise BenchmarkError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from error
-        return pq.read_table(path).to_pylist()
-    return [row for _, row in iter_jsonl(path, BenchmarkError)]
+        try:
+            return pq.read_table(path).to_pylist()
+        except Exception as error:  # noqa: BLE001  corrupt or not parquet: one clear line
+            raise BenchmarkError(f"{path}: not a readable parquet file ({type(error).__name__}: "
+                                 f"{str(error)[:120]}); regenerate it or write the benchmark as test.jsonl") from None
+    rows = []
+    for number, row in iter_jsonl(path, BenchmarkError):
+        if not isinstance(row, dict):
+            raise BenchmarkError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}; "
+                                 f"write one JSON object per line")
+        rows.append(row)
+    return rows
 
 
 def benchmark_file(name: str, data_dir: str | Path) -> Path:
@@ -163,8 +201,10 @@ def _local_benchmark(name: str, data_dir: str | Path) -> list[Problem]:
     problems = []
     for index, row in enumerate(_read_rows(path)):
         question, answer = row.get("question", row.get("problem")), row.get("answer")
-        if not isinstance(question, str) or answer is None or not str(answer).strip():
-            raise BenchmarkError(f"{path}: row {index + 1} needs a question (or problem) and a non-empty answer")
+        if (not isinstance(question, str) or isinstance(answer, bool) or not isinstance(answer, (str, int, float))
+                or not _number_text(answer)):
+            raise BenchmarkError(f"{path}: row {index + 1} needs a question (or problem) and a non-empty answer "
+                                 f"(text or a number)")
         meta = {k: row[k] for k in ("category", "level", "subject") if k in row}
         problems.append(Problem(name, str(row.get("id", index)), question, _number_text(answer), meta))
     return problems
@@ -190,8 +230,10 @@ def load_benchmark(name: str, data_dir: str | Path | None) -> list[Problem]:
     for index, row in enumerate(rows):
         try:
             question, answer = spec.question(row), spec.answer(row)
-        except (KeyError, TypeError) as error:
-            raise BenchmarkError(f"{path}: row {index + 1} lacks the field {error} that {name} needs")
+        except KeyError as error:
+            raise BenchmarkError(f"{path}: row {index + 1} lacks the field {error} that {name} needs") from None
+        except BenchmarkError as error:  # a field of the wrong type
+            raise BenchmarkError(f"{path}: row {index + 1}: {error}") from None
         row_id = row.get("unique_id", row.get("id", row.get("idx", index)))
         meta = {k: row[k] for k in ("subject", "level", "type", "subfield") if k in row}
         problems.append(Problem(name, str(row_id), question, answer, meta))

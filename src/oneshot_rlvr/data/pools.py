@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -87,13 +88,21 @@ def _plain_example(row, where: str) -> Example:
 
 
 def _verl_example(row: dict, where: str) -> Example:
-    try:
-        content = next(m["content"] for m in row["prompt"] if m.get("role") == "user")
-        answer, index = row["reward_model"]["ground_truth"], row["extra_info"]["index"]
-    except (KeyError, TypeError, StopIteration) as error:
-        raise PoolError(f"{where}: verl row lacks {error or 'a user message'}; it needs prompt[user].content, "
-                        f"reward_model.ground_truth and extra_info.index")
-    return _plain_example({"id": index, "problem": content, "answer": answer}, where)
+    layout = "it needs prompt[user].content, reward_model.ground_truth and extra_info.index"
+    prompt, reward, extra = row["prompt"], row["reward_model"], row["extra_info"]
+    if not isinstance(prompt, list) or not all(isinstance(message, dict) for message in prompt):
+        raise PoolError(f"{where}: prompt is {reprlib.repr(prompt)}, not a list of chat messages "
+                        f"{{role, content}}; {layout}")
+    for name, value in (("reward_model", reward), ("extra_info", extra)):
+        if not isinstance(value, dict):
+            raise PoolError(f"{where}: {name} is {reprlib.repr(value)}, not a struct; {layout}")
+    content = next((message.get("content") for message in prompt if message.get("role") == "user"), None)
+    fields = {"prompt[user].content": content, "reward_model.ground_truth": reward.get("ground_truth"),
+              "extra_info.index": extra.get("index")}
+    missing = [name for name, value in fields.items() if value is None]
+    if missing:
+        raise PoolError(f"{where}: verl row lacks {', '.join(missing)}; {layout}")
+    return _plain_example({"id": extra["index"], "problem": content, "answer": reward["ground_truth"]}, where)
 
 
 def _read_parquet(path: Path) -> list[Example]:
