@@ -131,14 +131,6 @@ def test_file_from_stdin(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["correct"] is True
 
 
-def test_empty_file_grades_nothing(tmp_path, capsys):
-    source = tmp_path / "in.jsonl"
-    source.write_text("")
-    assert main(["grade", "--file", str(source)]) == 0
-    out, err = capsys.readouterr()
-    assert out == "" and one_line(err).startswith("graded 0 pairs: 0 correct")
-
-
 def test_unicode_answer_survives(tmp_path, capsys):
     source = write_jsonl(tmp_path / "in.jsonl", [{"response": "\\boxed{π}", "gold": "\\pi"}])
     target = tmp_path / "out.jsonl"

@@ -1,6 +1,8 @@
 """The evaluation stage: protocol, metrics summary, end-to-end runs on tiny and embedded models, bad input."""
 
 import json
+import os
+import time
 
 import pytest
 
@@ -156,3 +158,150 @@ def test_embedded_model_three_problems(benchmark_dir, tmp_path):
     assert summary["benchmarks"]["gsm8k"]["n"] == 3
     lines = (tmp_path / "run" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 3 and all(json.loads(line)["response"] for line in lines)
+
+
+# --- bad input: damaged run folders for --regrade, --out, sampling flags, the Hub ---------------------------
+
+GOOD_SAMPLE = {"benchmark": "gsm8k", "id": "0", "sample": 0, "response": "so \\boxed{1}", "gold": "1", "length": 3,
+               "finish_reason": "stop"}
+
+
+def _run_folder(path, lines, summary=None):
+    """A folder as `eval --out` leaves it: ``lines`` (dicts, or raw text / bytes) in samples.jsonl."""
+    path.mkdir()
+    raw = [line if isinstance(line, bytes) else (line if isinstance(line, str) else json.dumps(line)).encode()
+           for line in lines]
+    (path / "samples.jsonl").write_bytes(b"".join(line + b"\n" for line in raw))
+    if summary is not None:
+        (path / "summary.json").write_text(summary)
+    return path
+
+
+def _files(path):
+    return {p.name: p.read_bytes() for p in path.iterdir()}
+
+
+def _one_error_line(capsys):
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("oneshot-rlvr eval: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("lines, where, message", [
+    (["5"], ":1:", "expected a JSON object, got the number 5"),
+    ([b"\xff"], ":1:", "not UTF-8 text"),
+    ([GOOD_SAMPLE, "{bad"], ":2:", "not valid JSON"),
+    ([{**GOOD_SAMPLE, "response": 5}], ":1:", '"response" must be a string, got the number 5'),
+    ([{**GOOD_SAMPLE, "id": [1]}], ":1:", '"id" must be a string, got an array'),
+    ([{**GOOD_SAMPLE, "gold": None}], ":1:", '"gold" must be a non-empty string, got null'),
+    ([{**GOOD_SAMPLE, "gold": " "}], ":1:", '"gold" must be a non-empty string, got an empty string'),
+    ([{**GOOD_SAMPLE, "length": "x"}], ":1:", '"length" must be a whole number ≥ 0, got a string'),
+    ([GOOD_SAMPLE, {**GOOD_SAMPLE, "sample": "a"}], ":2:", '"sample" must be a whole number ≥ 0, got a string'),
+    ([{**GOOD_SAMPLE, "meta": [1]}], ":1:", '"meta" must be an object, got an array'),
+])
+def test_regrade_of_damaged_samples_is_one_line_and_rewrites_nothing(lines, where, message, tmp_path, capsys):
+    run = _run_folder(tmp_path / "run", lines, summary='{"config": {}}')
+    before = _files(run)
+    assert main(["eval", "--regrade", str(run), "--workers", "1"]) == 2
+    line = _one_error_line(capsys)
+    assert f"{run / 'samples.jsonl'}{where} " in line and message in line, line
+    assert _files(run) == before
+
+
+@pytest.mark.parametrize("summary, message", [
+    ("{bad", "summary.json:1: not valid JSON"),
+    ("[1]", "summary.json: expected a JSON object, got an array"),
+    ('{"config": 5}', '"config" must be an object, got the number 5'),
+])
+def test_regrade_with_a_damaged_summary_is_one_line_and_rewrites_nothing(summary, message, tmp_path, capsys):
+    run = _run_folder(tmp_path / "run", [GOOD_SAMPLE], summary=summary)
+    before = _files(run)
+    assert main(["eval", "--regrade", str(run), "--workers", "1"]) == 2
+    assert message in _one_error_line(capsys)
+    assert _files(run) == before
+
+
+def test_regrade_keeps_a_response_holding_a_unicode_line_separator(tmp_path, capsys):
+    sample = {**GOOD_SAMPLE, "response": "first\u2028so \\boxed{1}"}  # eval writes it raw (ensure_ascii=False)
+    run = _run_folder(tmp_path / "run", [json.dumps(sample, ensure_ascii=False)])
+    assert main(["eval", "--regrade", str(run), "--workers", "1"]) == 0
+    regraded = [json.loads(line) for line in (run / "samples.jsonl").read_text().split("\n") if line]
+    assert len(regraded) == 1 and regraded[0]["response"] == sample["response"] and regraded[0]["correct"]
+
+
+def test_regrade_refuses_the_flags_of_a_generating_run(tmp_path, capsys):
+    run = _run_folder(tmp_path / "run", [GOOD_SAMPLE])
+    before = _files(run)
+    argv = ["eval", "--regrade", str(run), "--out", str(tmp_path / "other"), "--model", "x", "--benchmarks", "foo"]
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert "--model, --benchmarks, --out have no effect with --regrade" in line and "without generating" in line
+    assert _files(run) == before and not (tmp_path / "other").exists()
+    assert main(["eval", "--regrade", str(run), "--temperature", "0.5"]) == 2
+    assert "--temperature has no effect with --regrade" in _one_error_line(capsys)
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Loading a model fails the test: bad input must be found before."""
+    from oneshot_rlvr import evaluate
+
+    def load(*_):
+        raise AssertionError("the model was loaded before the bad input was found")
+
+    monkeypatch.setattr(evaluate, "make_backend", load)
+
+
+def _eval_argv(data_dir, *extra):
+    return ["eval", "--model", "smollm2-135m", "--benchmarks", "gsm8k", "--data-dir", str(data_dir), *extra]
+
+
+def test_out_that_cannot_be_a_folder_is_found_before_loading_the_model(data_dir, tmp_path, capsys, no_model):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("keep me\n")
+    assert main(_eval_argv(data_dir, "--out", str(a_file))) == 2
+    assert f"--out {a_file}: is a file; give a folder" in _one_error_line(capsys)
+    assert main(_eval_argv(data_dir, "--out", str(a_file / "sub"))) == 2
+    assert f"{a_file} is a file, so the folder cannot be made" in _one_error_line(capsys)
+    assert a_file.read_text() == "keep me\n"
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "samples.jsonl")  # a pipe (or device) there would be replaced by the rename
+    assert main(_eval_argv(data_dir, "--out", str(out))) == 2
+    assert "samples.jsonl there is not a regular file" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("flag, value", [("--temperature", "nan"), ("--temperature", "inf"),
+                                         ("--temperature", "-0.5"), ("--top-p", "nan"), ("--top-p", "inf"),
+                                         ("--top-p", "0"), ("--top-p", "1.5")])
+def test_sampling_flags_must_be_finite_and_in_range(flag, value, data_dir, tmp_path, capsys, no_model):
+    assert main(_eval_argv(data_dir, flag, value, "--out", str(tmp_path / "out"))) == 2
+    _, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1 and f"argument {flag}: must be a number" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_hub_benchmarks_fail_at_once_when_the_hub_cannot_be_reached(tmp_path, monkeypatch, capfd, no_model):
+    import socket
+
+    from huggingface_hub import constants
+
+    datasets_config = pytest.importorskip("datasets.config")
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused at once
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for module in (constants, datasets_config):
+        monkeypatch.setattr(module, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(datasets_config, "HF_ENDPOINT", endpoint, raising=False)
+    monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    started = time.monotonic()
+    assert main(["eval", "--benchmarks", "gsm8k", "--limit", "1", "--out", str(tmp_path / "out")]) == 2
+    assert time.monotonic() - started < 15  # huggingface_hub's retries alone take 23 s
+    out, err = capfd.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "the Hugging Face Hub cannot be reached" in lines[0], err
+    assert "--data-dir" in lines[0] and not (tmp_path / "out").exists()
+    assert constants.HF_HUB_OFFLINE is False and datasets_config.HF_HUB_OFFLINE is False  # restored

@@ -160,6 +160,43 @@ def test_unknown_hub_id_offline_is_a_model_error():
     assert "hub id oneshot-rlvr-tests/no-such-model" in message
 
 
+@pytest.fixture
+def unreachable_hub(monkeypatch, tmp_path):
+    """huggingface_hub online, its endpoint a local port that refuses connections, an empty HF cache."""
+    import socket
+
+    from huggingface_hub import constants
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{probe.getsockname()[1]}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return tmp_path / "hub"
+
+
+def test_unreachable_hub_is_one_line_at_once_without_retry_warnings(unreachable_hub, capfd):
+    from huggingface_hub import constants
+
+    started = time.monotonic()
+    message = _error("oneshot-rlvr-tests/no-such-model")
+    assert time.monotonic() - started < 10  # huggingface_hub's retries alone take 23 s
+    assert "the Hub cannot be reached" in message and "oneshot-rlvr-tests/no-such-model" in message
+    assert "Retrying" not in capfd.readouterr().err
+    assert constants.HF_HUB_OFFLINE is False  # offline only while loading
+
+
+def test_unreachable_hub_still_loads_a_cached_model(unreachable_hub):
+    snapshot = unreachable_hub / "models--oneshot-rlvr-tests--tiny" / "snapshots" / ("0" * 40)
+    save_tiny_random_model(snapshot)  # the HF cache's layout: snapshots/COMMIT/ and refs/main naming COMMIT
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("0" * 40)
+    started = time.monotonic()
+    loaded = load_model("oneshot-rlvr-tests/tiny")
+    assert time.monotonic() - started < 10
+    assert torch.equal(logits(loaded), logits(load_model(str(snapshot))))
+
+
 def test_bad_device_and_dtype_are_model_errors(tmp_path):
     assert "unknown dtype" in _error("smollm2-135m", dtype="float8")
     assert "unknown device" in _error("smollm2-135m", device="tpu-ish")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -28,9 +29,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import metrics
-from .cliutil import CommandError, positive_int, write_atomically
+from .cliutil import CommandError, check_output_dir, positive_int, write_atomically
 from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
 from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
+from .evalfiles import read_samples, read_summary
 from .generation import BackendError, SamplingParams
 from .grading import grade_many, has_boxed
 
@@ -223,6 +225,22 @@ def generate_samples(config: EvalConfig, problems: dict[str, list[Problem]], bac
                      "tokens_per_second": tokens / seconds if seconds else 0.0}
 
 
+def load_problems_or_fail_fast(config: EvalConfig) -> dict[str, list[Problem]]:
+    """``load_problems``; from the Hub, only the HF cache is tried when the Hub cannot be reached (no retries)."""
+    if config.data_dir is not None:
+        return load_problems(config)
+    from .models import offline_when_hub_unreachable
+
+    with offline_when_hub_unreachable() as unreachable:
+        try:
+            return load_problems(config)
+        except BenchmarkError as error:
+            if unreachable:
+                raise BenchmarkError(f"the Hugging Face Hub cannot be reached ({unreachable}), so only the HF "
+                                     f"cache was tried: {error}") from None
+            raise
+
+
 def run_eval(config: EvalConfig, out_dir: str | Path, backend=None,
              problems: dict[str, list[Problem]] | None = None) -> dict:
     """Evaluate ``config`` and write samples.jsonl + summary.json under ``out_dir``; returns the summary."""
@@ -241,30 +259,10 @@ def write_run(out_dir: str | Path, samples: list[dict], summary: dict) -> None:
     write_atomically(os.path.join(out_dir, "summary.json"), [json.dumps(summary, indent=2) + "\n"])
 
 
-def read_samples(run_dir: str | Path) -> list[dict]:
-    path = Path(run_dir) / "samples.jsonl"
-    if not path.is_file():
-        raise CommandError(f"{path}: no such file; --regrade needs a folder written by `oneshot-rlvr eval --out`")
-    samples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            sample = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{path}:{number}: not valid JSON ({error.msg}); the file is damaged") from None
-        missing = [k for k in ("benchmark", "id", "sample", "response", "gold", "length", "finish_reason") if k not in sample]
-        if missing:
-            raise CommandError(f"{path}:{number}: missing {', '.join(missing)}; not a samples file of `oneshot-rlvr eval`")
-        samples.append(sample)
-    if not samples:
-        raise CommandError(f"{path}: empty; nothing to re-grade")
-    return samples
-
-
 def regrade(run_dir: str | Path, workers: int = 2) -> dict:
     """Re-grade the saved samples of ``run_dir`` with the current grader; rewrite both files."""
-    samples = grade_samples(read_samples(run_dir), workers)
-    previous = Path(run_dir) / "summary.json"
-    old = json.loads(previous.read_text()) if previous.is_file() else {}
+    samples, old = read_samples(run_dir), read_summary(run_dir)  # both checked before any grading
+    samples = grade_samples(samples, workers)
     keep = {k: old[k] for k in ("generation_seconds", "generated_tokens", "tokens_per_second") if k in old}
     summary = build_summary(samples, old.get("config", {}), {**keep, "regraded": True})
     write_run(run_dir, samples, summary)
@@ -272,6 +270,25 @@ def regrade(run_dir: str | Path, workers: int = 2) -> dict:
 
 
 # --- command line -----------------------------------------------------------------------------------
+
+def _number(text: str, allowed: str, ok) -> float:
+    """An argparse type: a finite float for which ``ok(value)`` holds (nan and inf would pass ``<`` checks)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be a number {allowed}, got {text!r}")
+    return value
+
+
+def temperature(text: str) -> float:
+    return _number(text, "≥ 0 (0 = greedy)", lambda value: value >= 0)
+
+
+def top_p(text: str) -> float:
+    return _number(text, "in (0, 1]", lambda value: 0 < value <= 1)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="smollm2-135m", help="a Hugging Face id, a local folder, or smollm2-135m "
@@ -282,8 +299,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
     parser.add_argument("--protocol", choices=["paper"], help="the paper's per-benchmark sampling (see docs)")
     parser.add_argument("--n-samples", type=int, help="samples per problem (default 1, paper: 8 on AIME/AMC)")
-    parser.add_argument("--temperature", type=float, help="0 = greedy (default; paper: 0.6 on AIME/AMC)")
-    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--temperature", type=temperature, help="0 = greedy (default; paper: 0.6 on AIME/AMC)")
+    parser.add_argument("--top-p", type=top_p, default=1.0, help="nucleus sampling, in (0, 1] (default 1)")
     parser.add_argument("--max-tokens", type=int, help=f"new tokens per response (default {PAPER_MAX_TOKENS})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, help="evaluate the first N problems of each benchmark")
@@ -293,6 +310,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, default=2, help="grader processes")
     parser.add_argument("--out", help="output folder (samples.jsonl, summary.json)")
     parser.add_argument("--regrade", metavar="DIR", help="re-grade DIR/samples.jsonl without generating")
+
+
+def check_out_dir(out: str) -> None:
+    """Fail before any model is loaded when ``out`` cannot become the output folder."""
+    check_output_dir(out)
+    for name in ("samples.jsonl", "summary.json"):
+        path = Path(out) / name
+        if path.exists() and not path.is_file():
+            raise CommandError(f"--out {out}: {name} there is not a regular file, and it would be replaced; "
+                               f"remove it or choose another --out")
+
+
+def check_regrade_flags(args: argparse.Namespace) -> None:
+    """--regrade re-grades DIR's saved samples in place: a flag that picks, generates or places samples is bad input."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    defaults = vars(parser.parse_args([]))
+    given = [f"--{key.replace('_', '-')}" for key, default in defaults.items()
+             if key not in ("regrade", "workers") and getattr(args, key, default) != default]
+    if given:
+        raise CommandError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect with --regrade, "
+                           f"which re-grades DIR/samples.jsonl without generating and rewrites DIR's files in place; "
+                           f"drop {'it' if len(given) == 1 else 'them'} (only --workers goes with --regrade)")
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -309,6 +349,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         raise CommandError(f"--data-dir {args.data_dir}: no such folder; give a folder laid out as NAME/test.jsonl")
     if not args.out:
         raise CommandError("--out DIR is required (where samples.jsonl and summary.json go)")
+    check_out_dir(args.out)
     config = EvalConfig(model=args.model, benchmarks=benchmarks, data_dir=args.data_dir, template=args.template,
                         backend=args.backend, protocol=args.protocol, n_samples=args.n_samples,
                         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
@@ -324,12 +365,13 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 def run(args: argparse.Namespace) -> int:
     if args.regrade:
+        check_regrade_flags(args)
         summary = regrade(args.regrade, args.workers)
         print(markdown_table(summary))
         return 0
     config = config_from_args(args)
     try:
-        problems = load_problems(config)
+        problems = load_problems_or_fail_fast(config)
         backend = make_backend(config)
     except (BenchmarkError, BackendError, ValueError) as error:  # ModelError is a ValueError
         raise CommandError(str(error)) from None

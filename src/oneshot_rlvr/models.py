@@ -31,7 +31,9 @@ Choices and departures:
 - ``device="auto"``: cuda if available, else cpu (never mps). ``dtype="auto"``: bfloat16 on cuda, else
   float32. The model is moved with ``.to(device)`` (no ``device_map``, no accelerate) and is in eval mode.
 - Hub ids must be ``owner/name``: bare legacy ids (``gpt2``) are refused (use ``openai-community/gpt2``), so
-  a mistyped path or name fails at once. An existing local folder wins over a hub id spelled the same.
+  a mistyped path or name fails at once. An existing local folder wins over a hub id spelled the same. When
+  the Hub gives no answer (one HEAD request), a hub id is loaded as with ``HF_HUB_OFFLINE=1``: from the HF cache,
+  else a ``ModelError`` at once (not after huggingface_hub's ~25 s of retries, each a warning line).
 - ``tiny_random_model``: a random Llama (hidden 64, 2 layers, 4 heads, 2 KV heads, ~150k parameters, tied
   embeddings) with a byte-level BPE tokenizer trained on a fixed string of digits, letters, punctuation and
   LaTeX (lossless on any text; ``vocab_size`` is an upper bound), special tokens ``<|im_start|>`` and
@@ -55,7 +57,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 __all__ = ["EMBEDDED_MODELS", "EmbeddedModel", "LoadedModel", "ModelError", "cache_root", "embedded_cache_dir",
-           "ensure_embedded", "find_gguf", "load_model", "save_tiny_random_model", "tiny_random_model"]
+           "ensure_embedded", "find_gguf", "load_model", "offline_when_hub_unreachable", "save_tiny_random_model",
+           "tiny_random_model"]
 
 
 class ModelError(ValueError):
@@ -233,11 +236,52 @@ def _prepare_tokenizer(tokenizer: Any, where: str) -> Any:
     return tokenizer
 
 
+def _hub_unreachable() -> str | None:
+    """Why the Hugging Face Hub gives no answer at all (no network, no DNS, refused, timed out), else None."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=constants.HF_HUB_ETAG_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001  whatever the HTTP library raises, there was no answer
+        return _first_line(exc)
+    return None
+
+
+@contextlib.contextmanager
+def offline_when_hub_unreachable():
+    """Inside, when the Hub cannot be reached, huggingface_hub and datasets work offline as with HF_HUB_OFFLINE=1.
+
+    The HF cache still serves; a file missing there fails at once instead of after ~25 s of retries, each
+    logged as a warning line. Yields why the Hub cannot be reached, or None (reachable, or offline already).
+    """
+    from huggingface_hub import constants
+
+    reason = None if constants.HF_HUB_OFFLINE else _hub_unreachable()
+    if reason is None:
+        yield None
+        return
+    settings = [constants]  # each library reads its own HF_HUB_OFFLINE at call time
+    with contextlib.suppress(ImportError):
+        import datasets.config
+
+        settings.append(datasets.config)
+    saved = [(module, module.HF_HUB_OFFLINE) for module in settings]
+    try:
+        for module in settings:
+            module.HF_HUB_OFFLINE = True
+        yield reason
+    finally:
+        for module, value in saved:
+            module.HF_HUB_OFFLINE = value
+
+
 def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Load an embedded model, a saved local folder or a hub id ``owner/name``; see the module docstring."""
     device = _resolve_device(device)
     dtype = _resolve_dtype(dtype, device)
     name = os.fspath(name_or_path)
+    from_hub = False
     if name in EMBEDDED_MODELS:
         source = ensure_embedded(name)
         where, fix = f"the cache folder {source}", f"delete {source} so that it is rebuilt from the GGUF"
@@ -252,7 +296,7 @@ def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") 
         source, where = path, f"the folder {path}"
         fix = "check that model.save_pretrained() and tokenizer.save_pretrained() both wrote complete files there"
     elif _HUB_ID.match(name):
-        source, where = name, f"the Hugging Face hub id {name}"
+        source, where, from_hub = name, f"the Hugging Face hub id {name}", True
         fix = "check the id, your network and HF_TOKEN (offline, HF_HUB_OFFLINE=1 needs it in the HF cache)"
     else:
         raise ModelError(f"cannot load model {name!r}: not an embedded model ({', '.join(sorted(EMBEDDED_MODELS))}), "
@@ -261,11 +305,15 @@ def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype))
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except Exception as exc:
-        raise ModelError(f"could not load model {name!r} from {where}: {_first_line(exc)}; fix: {fix}") from exc
+    with offline_when_hub_unreachable() if from_hub else contextlib.nullcontext() as unreachable:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=getattr(torch, dtype))
+            tokenizer = AutoTokenizer.from_pretrained(source)
+        except Exception as exc:
+            if unreachable:
+                where = f"the HF cache (the Hub cannot be reached: {unreachable})"
+                fix = "check your network and the id, or pass a local folder written by save_pretrained()"
+            raise ModelError(f"could not load model {name!r} from {where}: {_first_line(exc)}; fix: {fix}") from exc
     tokenizer = _prepare_tokenizer(tokenizer, where)
     model.to(device)
     model.eval()

@@ -95,7 +95,7 @@ def _read_text(path: str) -> tuple[str, str]:
 
 
 def read_pairs(path: str) -> list[tuple[str, object]]:
-    """All (response, gold) pairs of a JSON Lines file; the first bad line raises CommandError."""
+    """All (response, gold) pairs of a JSON Lines file; the first bad line, or no line at all, raises CommandError."""
     name, text = _read_text(path)
     lines = text.split("\n")
     if lines and lines[-1] == "":  # the newline that ends the last line does not start another
@@ -109,6 +109,8 @@ def read_pairs(path: str) -> list[tuple[str, object]]:
     if problems:
         more = f" ({len(problems) - 1} more bad line{'s' if len(problems) > 2 else ''} after it)" if len(problems) > 1 else ""
         raise CommandError(problems[0] + more)
+    if not pairs:  # like select, train and eval: an empty input is a mistake, not "graded 0 pairs"
+        raise CommandError(f"{name}: empty, nothing to grade; {_LINE_SHAPE}")
     return pairs
 
 

@@ -1,0 +1,121 @@
+"""An evaluation run's files read back for ``oneshot-rlvr eval --regrade``, checked before any grading.
+
+``samples.jsonl``: one JSON object per line with the fields ``eval`` writes (``SAMPLE_FIELDS``: benchmark,
+id, sample, response, gold, length, finish_reason; ``meta`` optional); the verdict fields are recomputed, so
+they are not checked. ``summary.json`` (optional): a JSON object; only its ``config`` and timing are reused.
+A damaged file raises ``CommandError`` with one line: which file and line, which field, what type it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .cliutil import CommandError
+
+_NOT_EVAL = "not a samples file of `oneshot-rlvr eval`"
+_FIX = "fix that line, or re-run `oneshot-rlvr eval`"
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _gold(value) -> bool:  # a number is fine too: the grader compares its text
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool) and bool(str(value).strip())
+
+
+# field → (check, what it must be); grouping by id, sorting by sample and summing lengths need these types
+SAMPLE_FIELDS = {
+    "benchmark": (_text, "a string"),
+    "id": (lambda value: isinstance(value, (str, int)) and not isinstance(value, bool), "a string"),
+    "sample": (_whole, "a whole number ≥ 0"),
+    "response": (_text, "a string"),
+    "gold": (_gold, "a non-empty string"),
+    "length": (_whole, "a whole number ≥ 0"),
+    "finish_reason": (_text, "a string"),
+}
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "a string" if value.strip() else "an empty string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _check_sample(sample, where: str) -> None:
+    if not isinstance(sample, dict):
+        raise CommandError(f"{where}: expected a JSON object, got {_json_type(sample)}; {_NOT_EVAL}")
+    missing = [key for key in SAMPLE_FIELDS if key not in sample]
+    if missing:
+        raise CommandError(f"{where}: missing {', '.join(missing)}; {_NOT_EVAL}")
+    for key, (check, expected) in SAMPLE_FIELDS.items():
+        if not check(sample[key]):
+            raise CommandError(f'{where}: "{key}" must be {expected}, got {_json_type(sample[key])}; {_FIX}')
+    if not isinstance(sample.get("meta", {}), dict):
+        raise CommandError(f'{where}: "meta" must be an object, got {_json_type(sample["meta"])}; {_FIX}')
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CommandError(f"{path}: cannot read ({error.strerror or error}); check the file and its "
+                           f"permissions") from None
+
+
+def read_samples(run_dir: str | Path) -> list[dict]:
+    """Every sample of ``run_dir/samples.jsonl``; the first bad line raises CommandError."""
+    path = Path(run_dir) / "samples.jsonl"
+    if not path.is_file():
+        raise CommandError(f"{path}: no such file; --regrade needs a folder written by `oneshot-rlvr eval --out`")
+    samples = []
+    # bytes.splitlines splits at \n and \r only (str.splitlines would also split a response at U+2028)
+    for number, raw in enumerate(_read_bytes(path).splitlines(), start=1):
+        where = f"{path}:{number}"
+        try:
+            sample = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise CommandError(f"{where}: not UTF-8 text ({error.reason}); {_FIX}") from None
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{where}: not valid JSON ({error.msg}); {_FIX}") from None
+        except RecursionError:
+            raise CommandError(f"{where}: JSON nested too deeply; {_NOT_EVAL}") from None
+        _check_sample(sample, where)
+        samples.append(sample)
+    if not samples:
+        raise CommandError(f"{path}: empty; nothing to re-grade")
+    return samples
+
+
+def read_summary(run_dir: str | Path) -> dict:
+    """``run_dir/summary.json`` as a dict ({} when there is none); a damaged one raises CommandError."""
+    path = Path(run_dir) / "summary.json"
+    if not path.exists():
+        return {}
+    fix = "fix or delete it (--regrade takes only the config and timing from it)"
+    if not path.is_file():  # a folder, or a pipe that would block the read
+        raise CommandError(f"{path}: not a regular file; {fix}")
+    try:
+        summary = json.loads(_read_bytes(path).decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{path}: not UTF-8 text ({error.reason}); {fix}") from None
+    except json.JSONDecodeError as error:
+        raise CommandError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); {fix}") from None
+    except RecursionError:
+        raise CommandError(f"{path}: JSON nested too deeply; {fix}") from None
+    if not isinstance(summary, dict):
+        raise CommandError(f"{path}: expected a JSON object, got {_json_type(summary)}; {fix}")
+    if not isinstance(summary.get("config", {}), dict):
+        raise CommandError(f'{path}: "config" must be an object, got {_json_type(summary["config"])}; {fix}')
+    return summary
