@@ -327,7 +327,8 @@ def test_wrong_types(tmp_path, line, words):
     ({"kl_coef": -0.1}, ["kl_coef is -0.1"]),
     ({"entropy_coef": -1}, ["entropy_coef is -1.0"]),
     ({"steps": 0}, ["steps is 0"]),
-    ({"save_every": -1}, ["save_every is -1"]),
+    ({"save_every": -1}, ["save_every is -1", "(0 = off)"]),
+    ({"keep_checkpoints": -1}, ["keep_checkpoints is -1", "(0 = keep all)"]),  # 0 keeps every checkpoint
     ({"eval_every": -20}, ["eval_every is -20"]),
     ({"eval_limit": 0}, ["eval_limit is 0"]),
     ({"max_response_tokens": 0}, ["max_response_tokens is 0"]),
@@ -367,6 +368,25 @@ def test_file_level_errors(tmp_path):
     assert "cannot read" in error_of(load_recipe, write(tmp_path, "inherit: nowhere.yaml\n"))
     assert "inherit must be a recipe file name" in error_of(load_recipe, write(tmp_path, "inherit: 3\n"))
     assert load_recipe(write(tmp_path, "# only comments\n")) == TrainRecipe()
+
+
+@pytest.mark.parametrize("content, offset", [(b'\xff{"a":1}\n', 0), (b"PAR1\x15\x04\x15\xf2\x8c\x01", 7)])
+def test_a_file_that_is_not_text_is_one_line_naming_it(tmp_path, content, offset):
+    path = tmp_path / "x.yaml"
+    path.write_bytes(content)  # not UTF-8: a damaged recipe, or e.g. a parquet file passed as --config
+    assert error_of(load_recipe, path).startswith(f"{path}: not a UTF-8 text file (byte 0x")
+    assert f"at offset {offset}" in error_of(load_recipe, path)
+    message = error_of(load_recipe, write(tmp_path, f"inherit: {path}\n", "child.yaml"))
+    assert message.startswith(f"{path}: not a UTF-8 text file")  # an inherited file is named, not its child
+
+
+@pytest.mark.parametrize("text", ["", " \n\n"])
+def test_an_empty_file_is_refused_at_once(tmp_path, text):
+    """Not the paper defaults (which would reach for the Hub): an empty file is a mistake; only comments are not."""
+    path = write(tmp_path, text)
+    message = error_of(load_recipe, path)
+    assert message.startswith(f"{path}: the recipe file is empty") and "key: value" in message
+    assert error_of(load_recipe, write(tmp_path, "inherit: r.yaml\n", "child.yaml")).startswith(f"{path}: ")
 
 
 def test_inherit_order_and_yaml_quirks(tmp_path):

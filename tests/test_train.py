@@ -1,6 +1,7 @@
 """The train stage on a tiny random model: outputs, the no-signal ablation, resume, bad configs."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -83,6 +84,10 @@ def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
     (["--algorithm", "ppo", "--set", "value_clip=-0.5"], ("value_clip is -0.5", "override")),
     (["--algorithm", "ppo", "--set", "critic_learning_rate=0"], ("critic_learning_rate is 0.0", "override")),
     (["--algorithm", "ppo", "--set", "critic_learning_rate=-1e-5"], ("critic_learning_rate is -1e-05", "override")),
+    (["--set", "keep_checkpoints=-1"], "(0 = keep all)"),
+    (["--report-to", "bogus"], "report_to 'bogus' is unknown"),
+    # a wrong-label run with no label would train on the true one
+    *[(["--wrong-label", label], f"--wrong-label {label!r} gives no label") for label in (" ", "", "null", "none", "~")],
 ])
 def test_bad_config_is_one_line_before_any_model_loads(extra, message, pool, tmp_path, capsys, monkeypatch):
     import oneshot_rlvr.models as models
@@ -95,6 +100,76 @@ def test_bad_config_is_one_line_before_any_model_loads(extra, message, pool, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and all(part in err[0] for part in ((message,) if isinstance(message, str) else message)), err
     assert not out.exists()
+
+
+def train_cli(pool, out, *extra) -> int:
+    return main(["train", "--config", "recipes/cpu-smollm2.yaml", "--data", pool, "--examples", "1",
+                 "--set", "eval_every=0", "--out", str(out), *extra])
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("oneshot-rlvr train: error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("under", ["", "sub"])
+def test_an_out_that_is_a_file_is_refused_first(under, pool, tmp_path, capsys, monkeypatch):
+    import oneshot_rlvr.models as models
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    file = tmp_path / "file.txt"
+    file.write_text("keep\n")
+    assert train_cli(pool, file / under if under else file) == 2
+    line = one_error_line(capsys)
+    assert str(file) in line and "is a file" in line and file.read_text() == "keep\n"
+
+
+@pytest.mark.parametrize("extra, environment, message", [
+    (["--set", "use_vllm=true"], {}, "vLLM generation needs a GPU"),
+    (["--report-to", "wandb"], {}, "report_to wandb: its package is not installed"),
+    ([], {"WORLD_SIZE": "2"}, "WORLD_SIZE=2 but RANK, MASTER_ADDR or MASTER_PORT is not set"),
+])
+def test_what_the_machine_or_launch_cannot_run_is_refused_before_any_model_loads(
+        extra, environment, message, pool, tmp_path, capsys, monkeypatch):
+    """TRL finds these only once the model is loaded and config.yaml written."""
+    import transformers.integrations.integration_utils as integrations
+
+    import oneshot_rlvr.models as models
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(integrations, "get_available_reporting_integrations", lambda: [])  # wandb not installed
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):  # not started by a launcher
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "out"
+    assert train_cli(pool, out, *extra) == 2
+    assert message in one_error_line(capsys) and not out.exists()
+
+
+@pytest.mark.parametrize("model", ["nope", "file", "garbage", "no-weights"])
+def test_a_model_that_does_not_load_is_one_line(model, tiny, pool, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny, "no-weights", ignore=shutil.ignore_patterns("*.safetensors"))
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "config.json").write_text("{not json")
+    (tmp_path / "file").write_text("not a model\n")
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    status = main(["train", "--config", str(recipes / "cpu-smollm2.yaml"), "--data", pool, "--examples", "1",
+                   "--set", "eval_every=0", "--model", f"./{model}", "--out", "out"])
+    assert status == 2
+    assert f"model './{model}'" in one_error_line(capsys) and not (tmp_path / "out").exists()
+
+
+def test_a_prompt_limit_error_after_the_load_is_still_the_only_line(tiny, pool, tmp_path, capsys):
+    """The check needs the tokenizer: the model loads first, without its "Loading weights" progress bar."""
+    out = tmp_path / "out"
+    assert train_cli(pool, out, "--model", tiny, "--set", "max_prompt_tokens=1") == 2
+    assert "max_prompt_tokens=1" in one_error_line(capsys) and not out.exists()
 
 
 def test_entropy_only_raises_entropy(pool, tmp_path):

@@ -179,8 +179,8 @@ class TrainRecipe:
              "per prompt to compute advantages; set rollouts: 2 or more")
         for key, low in _MINIMUMS.items():
             value = getattr(self, key)
-            need(value is None or value >= low, key, f"is {value}; set it to {low} or more"
-                 + (" (0 = off)" if low == 0 and key not in ("seed", "warmup_steps") else ""))
+            zero = {"keep_checkpoints": " (0 = keep all)", "seed": "", "warmup_steps": ""}.get(key, " (0 = off)")
+            need(value is None or value >= low, key, f"is {value}; set it to {low} or more{zero if low == 0 else ''}")
         _check_split(self, 1)
         need(not (self.warmup_steps > 0 and self.lr_scheduler == "constant"), "warmup_steps",
              f"is {self.warmup_steps} but lr_scheduler 'constant' ignores warmup; use lr_scheduler: "
@@ -320,6 +320,12 @@ def _read_file(path: Path, values: dict, origins: dict, chain: tuple[Path, ...])
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise RecipeError(f"{shown}: cannot read the recipe ({error.strerror or error}); check the path") from None
+    except UnicodeDecodeError as error:  # e.g. a parquet file passed as the recipe
+        raise RecipeError(f"{shown}: not a UTF-8 text file (byte {error.object[error.start]:#04x} at offset "
+                          f"{error.start}); a recipe is YAML text, check the path") from None
+    if not text.strip():  # a truncated or wrong file (a file of only comments means the defaults)
+        raise RecipeError(f"{shown}: the recipe file is empty; write its fields as 'key: value' lines, or start "
+                          "from one in recipes/ with 'inherit: <that file>'")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -328,7 +334,7 @@ def _read_file(path: Path, values: dict, origins: dict, chain: tuple[Path, ...])
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise RecipeError(f"{shown}{line}: not valid YAML ({getattr(error, 'problem', None) or error}); "
                           "fix the syntax") from None
-    if data is None:
+    if data is None:  # only comments: the defaults
         return
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise RecipeError(f"{shown}: a recipe is a mapping of 'key: value' lines, got {type(data).__name__}; "

@@ -42,7 +42,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .cliutil import CommandError, write_atomically
+from .cliutil import CommandError, check_output_dir, write_atomically
 
 HELP = "train with GRPO (or PPO) on one or a few examples (the paper's recipe and its ablations)"
 METRIC_KEYS = {  # metrics.jsonl key ← TRL log key
@@ -237,6 +237,50 @@ def save_checkpoint(model, tokenizer, folder: Path, step: int, dtype, keep: int)
     return final
 
 
+# --- checks before any model loads -------------------------------------------------------------------
+
+def check_launch(recipe, device: str, world: int) -> None:
+    """What this machine or launch cannot run, found now rather than by TRL after the model has loaded."""
+    from .config import RecipeError, grpo_config_kwargs
+
+    if world > 1 and not all(os.environ.get(name) for name in ("RANK", "MASTER_ADDR", "MASTER_PORT")):
+        raise CommandError(f"WORLD_SIZE={world} but RANK, MASTER_ADDR or MASTER_PORT is not set; start the processes "
+                           "with accelerate launch (recipes/accelerate/), or unset WORLD_SIZE to train in one")
+    try:
+        grpo_config_kwargs(recipe, "", num_processes=world, device=device)  # vLLM on cpu, a batch that does not split
+    except RecipeError as error:
+        raise CommandError(str(error)) from None
+    if recipe.report_to not in ("none", "all"):
+        from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK,
+                                                                 get_available_reporting_integrations)
+        if recipe.report_to not in INTEGRATION_TO_CALLBACK:
+            raise CommandError(f"report_to {recipe.report_to!r} is unknown; use none, all or one of "
+                               f"{', '.join(INTEGRATION_TO_CALLBACK)}")
+        if recipe.report_to not in get_available_reporting_integrations():
+            raise CommandError(f"report_to {recipe.report_to}: its package is not installed; install it (e.g. pip "
+                               f"install {recipe.report_to}) or use --report-to none")
+
+
+def _load_policy(recipe, device: str):
+    """``(path, LoadedModel)``, a ModelError as bad input; without transformers' "Loading weights" bar (download
+    bars stay), so that a bad-input error found with the tokenizer (max_prompt_tokens) is the one stderr line."""
+    from transformers.utils import logging
+
+    from .models import EMBEDDED_MODELS, ModelError, ensure_embedded, load_model
+
+    set_hook = getattr(logging, "set_tqdm_hook", None)  # transformers >= 5.x; older ones show the bar
+    previous = set_hook(lambda factory, args, kwargs: logging.EmptyTqdm(*args, **kwargs)) if set_hook else None
+    try:
+        # a path, not the embedded name: with beta > 0 TRL reloads the reference model from name_or_path
+        path = str(ensure_embedded(recipe.model)) if recipe.model in EMBEDDED_MODELS else recipe.model
+        return path, load_model(path, device=device, dtype=recipe.dtype)
+    except ModelError as error:
+        raise CommandError(str(error)) from None
+    finally:
+        if set_hook:
+            set_hook(previous)
+
+
 # --- running ----------------------------------------------------------------------------------------
 
 def _last_trainer_checkpoint(folder: Path) -> Path | None:
@@ -261,11 +305,14 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
-    from .config import to_grpo_config
-    from .models import EMBEDDED_MODELS, ensure_embedded, load_model
+    from .config import RecipeError, to_grpo_config
     from .rewards import make_reward
 
     out = Path(out_dir)
+    check_output_dir(str(out_dir))  # a file, a folder under a file, no permission: before any work
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    check_launch(recipe, device, world)
     examples = training_examples(recipe)
     eval_problems = load_eval_problems(recipe) if recipe.eval_every else {}
     trainer_dir = out / "trainer"
@@ -275,27 +322,25 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
     if not resume and (out / "metrics.jsonl").exists():
         raise CommandError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
-    # a path, not the embedded name: with beta > 0 TRL reloads the reference model from name_or_path
-    path = str(ensure_embedded(recipe.model)) if recipe.model in EMBEDDED_MODELS else recipe.model
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    loaded = load_model(path, device=device, dtype=recipe.dtype)
+    path, loaded = _load_policy(recipe, device)
     base_dtype = getattr(loaded.model.config, "dtype", None) or torch.float32
     if isinstance(base_dtype, str):
         base_dtype = getattr(torch, base_dtype)
+    dataset, dropped = training_dataset(recipe, examples, loaded.tokenizer)
     critic = None
     if recipe.algorithm == "ppo":  # before the GRPOConfig, which can switch on DeepSpeed ZeRO-3 loading
         from .ppo import build_critic
 
         critic = build_critic(path, seed=recipe.seed, gradient_checkpointing=recipe.gradient_checkpointing)
-    dataset, dropped = training_dataset(recipe, examples, loaded.tokenizer)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        args = to_grpo_config(recipe, str(trainer_dir), num_processes=world, device=device,
+                              save_strategy="steps" if recipe.save_every else "no",
+                              save_steps=recipe.save_every or 500, save_total_limit=recipe.keep_checkpoints or None,
+                              reward_weights=[1.0, 0.0, 0.0])  # the recorder and the boxed monitor only log
+    except RecipeError as error:
+        raise CommandError(str(error)) from None
+    out.mkdir(parents=True, exist_ok=True)  # only now: a run refused as bad input leaves nothing behind
     write_atomically(str(out / "config.yaml"), [yaml.safe_dump(dataclasses.asdict(recipe), sort_keys=False)])
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    args = to_grpo_config(recipe, str(trainer_dir), num_processes=world, device=device,
-                          save_strategy="steps" if recipe.save_every else "no", save_steps=recipe.save_every or 500,
-                          save_total_limit=recipe.keep_checkpoints or None,
-                          reward_weights=[1.0, 0.0, 0.0])  # the recorder and the boxed monitor only log
     recorder = HistoryRecorder(recipe.rollouts)
     if checkpoint is not None:
         saved = checkpoint / "history.json"
@@ -359,9 +404,13 @@ def recipe_from_args(args: argparse.Namespace):
     try:
         for item in args.set:
             overrides.update([parse_override(item)])
-        return load_recipe(args.config, overrides)
+        recipe = load_recipe(args.config, overrides)
     except RecipeError as error:
         raise CommandError(str(error)) from None
+    if args.wrong_label is not None and recipe.wrong_label is None:  # "", " ", null, none, ~ read as no label
+        raise CommandError(f"--wrong-label {args.wrong_label!r} gives no label, so the run would train on the true "
+                           "one; pass the wrong answer to train against (e.g. --wrong-label 7) or leave the flag out")
+    return recipe
 
 
 def run(args: argparse.Namespace) -> int:
