@@ -193,7 +193,7 @@ def _one_error_line(capsys):
     ([b"\xff"], ":1:", "not UTF-8 text"),
     ([GOOD_SAMPLE, "{bad"], ":2:", "not valid JSON"),
     ([{**GOOD_SAMPLE, "response": 5}], ":1:", '"response" must be a string, got the number 5'),
-    ([{**GOOD_SAMPLE, "id": [1]}], ":1:", '"id" must be a string, got an array'),
+    ([{**GOOD_SAMPLE, "id": [1]}], ":1:", '"id" must be a string or a whole number, got an array'),
     ([{**GOOD_SAMPLE, "gold": None}], ":1:", '"gold" must be a non-empty string, got null'),
     ([{**GOOD_SAMPLE, "gold": " "}], ":1:", '"gold" must be a non-empty string, got an empty string'),
     ([{**GOOD_SAMPLE, "length": "x"}], ":1:", '"length" must be a whole number ≥ 0, got a string'),

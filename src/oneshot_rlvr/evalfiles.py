@@ -32,7 +32,7 @@ def _gold(value) -> bool:  # a number is fine too: the grader compares its text
 # field → (check, what it must be); grouping by id, sorting by sample and summing lengths need these types
 SAMPLE_FIELDS = {
     "benchmark": (_text, "a string"),
-    "id": (lambda value: isinstance(value, (str, int)) and not isinstance(value, bool), "a string"),
+    "id": (lambda value: isinstance(value, (str, int)) and not isinstance(value, bool), "a string or a whole number"),
     "sample": (_whole, "a whole number ≥ 0"),
     "response": (_text, "a string"),
     "gold": (_gold, "a non-empty string"),
