@@ -305,6 +305,8 @@ def test_registry_adds_subcommands(monkeypatch, capsys):
             raise CommandError("--size must not be negative; pass a size of 0 or more")
         if args.size == 99:  # a library's message (YAML, TRL) can span lines: still one line on stderr
             raise CommandError("recipe.yaml: not valid YAML (while parsing\n  in line 2\n    ^)")
+        if args.size == 28:  # the machine fails (a full disk): one line, exit 1, not a traceback
+            raise OSError(28, "No space left on device")
         return 0
 
     monkeypatch.setitem(cli.COMMANDS, "demo", Command("a demo for the test", add_arguments, run))
@@ -316,6 +318,10 @@ def test_registry_adds_subcommands(monkeypatch, capsys):
     assert main(["demo", "--size", "99"]) == 2
     assert one_line(capsys.readouterr().err) == (
         "oneshot-rlvr demo: error: recipe.yaml: not valid YAML (while parsing in line 2 ^)")
+    monkeypatch.setattr(cli, "_drop_stdout", lambda: None)  # keep pytest's own stdout (under -s) as it is
+    assert main(["demo", "--size", "28"]) == 1
+    assert one_line(capsys.readouterr().err) == (
+        "oneshot-rlvr demo: error: input/output failed: [Errno 28] No space left on device")
     assert main(["--help"]) == 0
     assert re.search(r"^\s+demo\s+a demo for the test", capsys.readouterr().out, re.MULTILINE)
 

@@ -329,6 +329,7 @@ def test_wrong_types(tmp_path, line, words):
     ({"steps": 0}, ["steps is 0"]),
     ({"save_every": -1}, ["save_every is -1", "(0 = off)"]),
     ({"keep_checkpoints": -1}, ["keep_checkpoints is -1", "(0 = keep all)"]),  # 0 keeps every checkpoint
+    ({"seed": 2**32}, ["seed is 4294967296", "below 2**32"]),  # numpy refused it only after the model loaded
     ({"eval_every": -20}, ["eval_every is -20"]),
     ({"eval_limit": 0}, ["eval_limit is 0"]),
     ({"max_response_tokens": 0}, ["max_response_tokens is 0"]),

@@ -124,6 +124,8 @@ def test_same_seed_same_samples(tiny_model_dir, data_dir, tmp_path):
     (["--benchmarks", "nope"], "unknown benchmark nope"),
     (["--data-dir", "/no/such/dir"], "no such folder"),
     (["--n-samples", "0"], "--n-samples must be at least 1"),
+    (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (["--seed", str(2**32)], "--seed must be between 0 and 4294967295"),
     (["--benchmarks", "svamp"], "no test.jsonl"),
     (["--model", "/no/such/model"], "/no/such/model"),
 ])

@@ -9,9 +9,10 @@ import torch
 pytest.importorskip("trl")
 
 from oneshot_rlvr.cli import main  # noqa: E402
+from oneshot_rlvr.cliutil import CommandError  # noqa: E402
 from oneshot_rlvr.config import load_recipe  # noqa: E402
 from oneshot_rlvr.models import load_model  # noqa: E402
-from oneshot_rlvr.train import run_training  # noqa: E402
+from oneshot_rlvr.train import run_training, training_examples  # noqa: E402
 
 # fixtures tiny (a saved tiny random model), pool (two problems, ids 1 and 2) and one_problem_benchmarks:
 # conftest.py
@@ -214,3 +215,15 @@ def test_two_cpu_processes_complete_two_steps(tiny, pool, tmp_path):
     assert [m["step"] for m in read_lines(out / "metrics.jsonl")] == [1, 2]
     assert len(json.loads((out / "history.json").read_text())["1"]) == 4  # 2 groups a step, from 2 processes
     assert (out / "checkpoints" / "step-2" / "config.json").is_file()
+
+
+def test_a_training_file_that_repeats_its_example_trains_on_it(tiny, tmp_path):
+    row = {"id": 124, "problem": "What is 2+3?", "answer": "5"}
+    repeated = tmp_path / "pi1_r4.jsonl"  # the paper's pi1_r128.parquet: one example, 128 identical rows
+    repeated.write_text("".join(json.dumps(row) + "\n" for _ in range(4)))
+    assert [e.id for e in training_examples(recipe(tiny, str(repeated), examples="124"))] == ["124"]
+    assert len(training_examples(recipe(tiny, str(repeated), examples="all", prompts_per_step=4))) == 4
+    conflicting = tmp_path / "conflict.jsonl"
+    conflicting.write_text(json.dumps(row) + "\n" + json.dumps({**row, "answer": "6"}) + "\n")
+    with pytest.raises(CommandError, match="duplicate id '124' with different content"):
+        training_examples(recipe(tiny, str(conflicting), examples="124"))

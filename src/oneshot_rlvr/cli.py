@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else (EXIT_OK if exit_.code is None else EXIT_USAGE)
     prog = args._parser.prog
     try:
-        return args._run(args)
+        status = args._run(args)
+        sys.stdout.flush()  # a full disk under stdout shows here, as the one line below, not at exit
+        return status
     except CommandError as error:
         message = " ".join(str(error).split())  # one line, even where a library's message spans several
         print(f"{prog}: error: {message}", file=sys.stderr)
@@ -89,12 +91,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `oneshot-rlvr grade --file x | head`: stop quietly
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
+        _drop_stdout()
         return EXIT_FAILURE
+    except OSError as error:  # not bad input (that is a CommandError): the machine failed, e.g. a full disk
+        print(f"{prog}: error: input/output failed: {' '.join(str(error).split())}", file=sys.stderr)
+        _drop_stdout()
+        return EXIT_FAILURE
+
+
+def _drop_stdout() -> None:
+    """Point stdout at the null device, so that the exit does not try again to flush what could not be written."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -181,6 +181,7 @@ class TrainRecipe:
             value = getattr(self, key)
             zero = {"keep_checkpoints": " (0 = keep all)", "seed": "", "warmup_steps": ""}.get(key, " (0 = off)")
             need(value is None or value >= low, key, f"is {value}; set it to {low} or more{zero if low == 0 else ''}")
+        need(self.seed < 2**32, "seed", f"is {self.seed}; set it below 2**32 (numpy's seed range, which TRL seeds)")
         _check_split(self, 1)
         need(not (self.warmup_steps > 0 and self.lr_scheduler == "constant"), "warmup_steps",
              f"is {self.warmup_steps} but lr_scheduler 'constant' ignores warmup; use lr_scheduler: "

@@ -345,6 +345,8 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
         raise CommandError(f"--n-samples must be at least 1, got {args.n_samples}")
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit must be at least 1, got {args.limit}")
+    if not 0 <= args.seed < 2**32:  # the range train and demo take (numpy's)
+        raise CommandError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise CommandError(f"--data-dir {args.data_dir}: no such folder; give a folder laid out as NAME/test.jsonl")
     if not args.out:

@@ -64,7 +64,9 @@ def training_examples(recipe):
     if not recipe.data:
         raise CommandError("no training pool: pass --data POOL (verl parquet or JSONL {id, problem, answer})")
     try:
-        examples = select_examples(load_pool(recipe.data), recipe.examples)
+        # the paper's training files repeat one example 128 times (pi1_r128.parquet): rows sharing an id
+        # are kept when identical (conflicting ones are still an error)
+        examples = select_examples(load_pool(recipe.data, allow_duplicates=True), recipe.examples)
         if recipe.wrong_label is not None:
             examples = with_wrong_label(examples, recipe.wrong_label)
     except PoolError as error:
