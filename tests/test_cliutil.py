@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from oneshot_rlvr.cliutil import CommandError, check_output_dir, check_output_path, write_atomically
+from oneshot_rlvr.cliutil import CommandError, check_output_dir, check_output_path, why_not_a_file, write_atomically
 
 
 def test_a_file_is_replaced_whole(tmp_path):
@@ -42,3 +42,10 @@ def test_an_output_folder_that_cannot_be_made_is_bad_input(tmp_path):
         with pytest.raises(CommandError, match=message):
             check_output_dir(str(path))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]  # a check makes nothing
+
+
+def test_an_input_that_is_not_a_file_is_named_for_what_it_is(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    assert why_not_a_file(tmp_path) == "is a folder, not a file"
+    assert why_not_a_file(tmp_path / "pipe") == "is not a regular file (a pipe or a device)"
+    assert why_not_a_file(tmp_path / "absent") == "no such file"

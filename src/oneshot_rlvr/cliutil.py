@@ -55,6 +55,15 @@ def json_line(record: dict, stream: TextIO | None = None) -> str:
     return json.dumps(record, ensure_ascii=not plain) + "\n"
 
 
+def why_not_a_file(path) -> str:
+    """Why an input ``path`` that is not a regular file cannot be read: for messages "PATH: <why>; <fix>"."""
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    if os.path.exists(path):
+        return "is not a regular file (a pipe or a device)"
+    return "no such file"
+
+
 def check_output_path(path: str) -> None:
     """Fail before any work when ``path`` cannot be written (bad input: nothing is graded)."""
     if not path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cliutil import CommandError
+from .cliutil import CommandError, why_not_a_file
 
 _NOT_EVAL = "not a samples file of `oneshot-rlvr eval`"
 _FIX = "fix that line, or re-run `oneshot-rlvr eval`"
@@ -78,7 +78,7 @@ def read_samples(run_dir: str | Path) -> list[dict]:
     """Every sample of ``run_dir/samples.jsonl``; the first bad line raises CommandError."""
     path = Path(run_dir) / "samples.jsonl"
     if not path.is_file():
-        raise CommandError(f"{path}: no such file; --regrade needs a folder written by `oneshot-rlvr eval --out`")
+        raise CommandError(f"{path}: {why_not_a_file(path)}; --regrade needs a folder written by `oneshot-rlvr eval --out`")
     samples = []
     # bytes.splitlines splits at \n and \r only (str.splitlines would also split a response at U+2028)
     for number, raw in enumerate(_read_bytes(path).splitlines(), start=1):

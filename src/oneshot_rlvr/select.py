@@ -43,7 +43,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from .cliutil import EXIT_FAILURE, CommandError, check_output_path, json_line, positive_int
+from .cliutil import EXIT_FAILURE, CommandError, check_output_path, json_line, positive_int, why_not_a_file
 from .data.pools import Example, PoolError, load_pool, write_pool_jsonl
 
 HELP = "rank training examples by their accuracy history (the paper's variance score) and pick one"
@@ -160,7 +160,7 @@ def load_history(path: str | Path) -> dict[str, list[float]]:
     """The history JSON at ``path``, checked (HistoryError names the file and the fault)."""
     path = Path(path)
     if not path.is_file():
-        raise HistoryError(f"{path}: no such file; give the accuracy history JSON (train/acc_step_500.json "
+        raise HistoryError(f"{path}: {why_not_a_file(path)}; give the accuracy history JSON (train/acc_step_500.json "
                            f"in the shared data)")
     try:
         history = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_reject_duplicates)

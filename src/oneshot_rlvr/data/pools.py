@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..cliutil import why_not_a_file
 from . import iter_jsonl
 from .prompts import DEEPSCALER_SUFFIX
 
@@ -142,7 +143,8 @@ def _read_jsonl(path: Path, require=("id", "problem", "answer")) -> list[dict]:
 
 def _check_file(path: Path) -> None:
     if not path.is_file():
-        raise PoolError(f"{path}: no such file; check the path (DSR-sub is train/dsr_sub.parquet in the shared data)")
+        raise PoolError(f"{path}: {why_not_a_file(path)}; check the path (DSR-sub is train/dsr_sub.parquet in the "
+                        f"shared data)")
     if path.suffix not in (".parquet", ".jsonl"):
         raise PoolError(f"{path}: unknown extension {path.suffix!r}; give a .parquet (verl) or .jsonl file")
 
