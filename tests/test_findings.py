@@ -4,10 +4,12 @@ from oneshot_rlvr.findings import (
     NOT_MEASURED,
     NOT_REPRODUCED,
     REPRODUCED,
+    control_finding,
     cross_category_finding,
     findings,
     full_set_finding,
     moving_average,
+    run_findings,
     saturation_finding,
     saturation_step,
 )
@@ -69,3 +71,19 @@ def test_one_shot_above_full_set_beyond_noise_counts_as_on_par(tmp_path):
     assert finding.verdict == REPRODUCED and finding.evidence.endswith(": 1-shot higher")
     finding = full_set_finding(runs[1], runs[0])  # the other way round: full-set higher, beyond noise
     assert finding.verdict == NOT_REPRODUCED and finding.evidence.endswith("full-set higher, beyond noise")
+
+
+def test_evaluations_that_share_no_benchmark_are_not_compared(tmp_path):
+    """A run resumed with other eval benchmarks: its comparisons are not measured, and say why."""
+    write_run(tmp_path / "run", RISING, [held_out(0, {"mul": 0.3}), held_out(10, {"mul": 0.4}),
+                                         held_out(20, {"word": 0.6})])
+    run = load_run(tmp_path / "run")
+    found = {f.key: (f.verdict, f.evidence) for f in [*run_findings(run, "run"), cross_category_finding(run, "mul")]}
+    disjoint = (NOT_MEASURED, "step 0 and step 20 share no benchmark")
+    assert found == {"a": disjoint, "c": disjoint, "g": disjoint, "b": (
+        NOT_MEASURED, "training accuracy saturated at step 10, but step 10 and step 20 share no benchmark")}
+    write_run(tmp_path / "control", RISING, [held_out(0, {"word": 0.3}), held_out(20, {"mul": 0.3})])
+    log = load_run(tmp_path / "control")  # as both runs: the finals share mul; the control's own two do not
+    runs = [DemoRun(role, role, role, "outcome", None, log, None) for role in ("one-shot", "random-reward")]
+    finding = control_finding(*runs, "random-reward")
+    assert finding.evidence.endswith("random-reward's own gain is not measured (step 0 and step 20 share no benchmark)")

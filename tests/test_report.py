@@ -184,6 +184,44 @@ def test_an_eval_run_alone(tmp_path):
         assert (tmp_path / "plots" / name).read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_a_run_whose_evaluations_share_no_benchmark_still_reports(tmp_path):
+    write_run(tmp_path / "run", RISING, [held_out(0, {"mul": 0.3}), held_out(20, {"word": 0.6})])
+    text = (build_report(tmp_path / "run", tmp_path / "new" / "sub")).read_text()
+    assert {f[0]: f[2:] for f in parse_findings(text)}["a"] == ("not measured", "step 0 and step 20 share no benchmark")
+    for name in ("training_curve.png", "categories.png", "strict_lenient.png"):
+        assert (tmp_path / "new" / "sub" / "plots" / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_a_demo_whose_one_shot_evaluations_share_no_benchmark_still_reports(tmp_path):
+    root = write_demo(tmp_path)
+    (root / "pi1" / "eval.jsonl").write_text("".join(json.dumps(e) + "\n" for e in (
+        held_out(0, {"mul": 0.3}), held_out(20, {name: 0.5 for name in CATEGORIES if name != "mul"}))))
+    text = build_report(root).read_text()
+    found = {f[0]: f[2:] for f in parse_findings(text)}
+    assert found["a"] == found["c"] == found["g"] == ("not measured", "step 0 and step 20 share no benchmark")
+    rows = table_rows(text, "## Base → 1-shot → full-set, per category (lenient)")
+    assert rows[-1][:3] == ["all (pooled)", "–", "–"]  # base and 1-shot pooled over no shared category: not compared
+    for name in DEMO_PLOTS:
+        assert (root / "plots" / name).read_bytes().startswith(PNG_SIGNATURE), name
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("summary.json", '{"model": "\\ud800", "benchmarks": {"g": {"n": 2, "strict": 0.5, "lenient": 0.5}}}',
+     "summary.json field model: text is not valid Unicode (a lone surrogate)"),
+    ("summary.json", '{"benchmarks": {"g": {"n": 1e400, "strict": 0.5, "lenient": 0.5}}}',
+     "summary.json benchmark g n: must be a whole number from 1 to 2^63 − 1"),
+    ("summary.json", '{"benchmarks": {"g": {"n": 2, "strict": 0.5}}}', "summary.json benchmark g: missing lenient"),
+    ("eval.jsonl", f'{{"step": {10**400}, "benchmarks": {{"g": {{"n": 2, "strict": 0.5, "lenient": 0.5}}}}}}\n',
+     "eval.jsonl:1: step must be a whole number from 0 to 2^63 − 1"),
+])
+def test_numbers_and_text_the_report_cannot_use_are_bad_input(tmp_path, capsys, name, content, message):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / name).write_text(content)
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "new" / "sub")]) == 2
+    assert message in one_line_of(capsys.readouterr().err)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"] and [p.name for p in (tmp_path / "run").iterdir()] == [name]
+
+
 def test_a_folder_without_run_files_is_bad_input(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("nothing to report")
     out = tmp_path / "out"
@@ -240,7 +278,7 @@ def test_a_report_that_fails_midway_leaves_the_previous_one_as_it_was(tmp_path, 
     assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no temporary folder left
     with pytest.raises(OSError):
         build_report(tmp_path / "run", tmp_path / "new" / "out")
-    assert not (tmp_path / "new" / "out").exists()  # the folder it made for the report is gone again
+    assert not (tmp_path / "new").exists()  # the folders it made for the report, parents too, are gone again
 
 
 def one_line_of(err):

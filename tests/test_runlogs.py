@@ -8,6 +8,13 @@ from oneshot_rlvr.cliutil import CommandError
 from oneshot_rlvr.runlogs import Score, detect_kind, load_demo, load_eval_run, load_run
 from run_folders import RISING, held_out, write_demo, write_run
 
+BIG = 10**400  # a JSON integer no float holds
+
+
+def eval_line(step=0, **fields):
+    """An eval.jsonl line with one benchmark, x; ``fields`` replace or add to its score."""
+    return json.dumps({"step": step, "benchmarks": {"x": {"n": 5, "strict": 0.25, "lenient": 0.5, **fields}}}) + "\n"
+
 
 def test_counts_are_rounded_from_rates_over_problems_times_samples():
     assert Score(n=20, k=10, strict=0.0, lenient=0.285).proportion("lenient").successes == 57  # 56.99999999999999
@@ -22,6 +29,14 @@ def test_a_train_run_reads_back_in_step_order(tmp_path):
     assert [e.step for e in run.evaluations] == [0, 20]
     assert run.evaluations[1].pooled("lenient").successes == 450 and run.evaluations[1].pooled().n == 1000
     assert run.config["examples"] == "mul-17" and run.history["mul-17"] == tuple(RISING)
+
+
+def test_steps_that_logged_no_finite_number_are_left_out_of_a_series(tmp_path):
+    write_run(tmp_path / "run", RISING, [held_out(0, 0.30)])
+    lines = [f'{{"step": {step}, "train_accuracy": {value}}}\n' for step, value in
+             ((1, "0.5"), (2, "NaN"), (3, "Infinity"), (4, BIG), (5, '"high"'))]
+    (tmp_path / "run" / "metrics.jsonl").write_text("".join(lines))
+    assert load_run(tmp_path / "run").series("train_accuracy") == [(1, 0.5)]
 
 
 def test_a_resumed_run_repeating_a_step_keeps_the_later_line(tmp_path):
@@ -46,9 +61,17 @@ def test_a_line_cut_by_a_killed_run_is_not_a_record_yet(tmp_path):
     ("metrics.jsonl", '{"step": -1}\n', "metrics.jsonl:1: step must be a whole number"),
     ("metrics.jsonl", '{"loss": 1.0}\n', "metrics.jsonl:1: missing step; not a log of `oneshot-rlvr train`"),
     ("eval.jsonl", '{"step": 0, "benchmarks": {}}\n', "eval.jsonl:1: 'benchmarks' must name at least one"),
-    ("eval.jsonl", '{"step": 0, "benchmarks": {"x": {"n": 5, "strict": 2, "lenient": 0.5}}}\n', "rates within 0..1"),
-    ("history.json", '{"mul-17": "high"}', "history.json: not {example id: [accuracies]}"),
+    ("eval.jsonl", eval_line(strict=2), "benchmark x strict: must be a rate within 0..1"),
+    ("eval.jsonl", eval_line(step=BIG), "eval.jsonl:1: step must be a whole number from 0 to 2^63 − 1"),
+    ("eval.jsonl", eval_line(n=BIG), "benchmark x n: must be a whole number from 1 to 2^63 − 1"),
+    ("eval.jsonl", eval_line(mean_length=BIG), "benchmark x mean_length: must be a number ≥ 0"),
+    ("eval.jsonl", eval_line(lenient=None), "benchmark x: missing lenient (n, strict and lenient are required)"),
+    ("eval.jsonl", '{"step": 0, "benchmarks": {"x": null}}\n', "benchmark x: must be an object with n, strict"),
+    ("history.json", '{"mul-17": "high"}', "history.json: not {example id: [accuracies within 0..1]}"),
+    ("history.json", f'{{"mul-17": [{BIG}]}}', "history.json: not {example id: [accuracies within 0..1]}"),
+    ("history.json", '{"mul-17": [NaN]}', "history.json: not {example id: [accuracies within 0..1]}"),
     ("config.yaml", "model: [unclosed\n", "config.yaml:2: not valid YAML"),
+    ("config.yaml", 'model: "\\ud800"\n', "config.yaml field model: text is not valid Unicode (a lone surrogate)"),
 ])
 def test_a_damaged_file_is_one_clear_error(tmp_path, name, content, message):
     write_run(tmp_path / "run", RISING, [held_out(0, 0.30)])
@@ -96,6 +119,15 @@ def write_eval(folder, fields=None, **summary):
     ({"pass@k": [0.5]}, {}, "benchmark gsm8k pass@k: must be {k: rate within 0..1}"),
     ({}, {"paper6_mean": "high"}, "paper6_mean: must be a rate within 0..1"),
     ({}, {"config": [1]}, "config: must be an object"),
+    ({"n": float("inf")}, {}, "benchmark gsm8k n: must be a whole number"),
+    ({"n": BIG}, {}, "benchmark gsm8k n: must be a whole number"),
+    ({"k": float("inf")}, {}, "benchmark gsm8k k: must be a whole number"),
+    ({"k": None}, {}, "benchmark gsm8k k: must be a whole number"),
+    ({"k": 0}, {}, "benchmark gsm8k k: must be a whole number from 1"),
+    ({"mean_length": "x"}, {}, "benchmark gsm8k mean_length: must be a number ≥ 0"),
+    ({"mean_length": BIG}, {}, "benchmark gsm8k mean_length: must be a number ≥ 0"),
+    ({"lenient": None}, {}, "benchmark gsm8k: missing lenient"),
+    ({}, {"model": "\ud800"}, "field model: text is not valid Unicode"),
 ])
 def test_a_summary_with_a_field_of_the_wrong_shape_is_one_clear_error(tmp_path, fields, summary, message):
     with pytest.raises(CommandError, match=message.replace("{", r"\{").replace("}", r"\}").replace("..", r"\.\.")):
@@ -105,7 +137,9 @@ def test_a_summary_with_a_field_of_the_wrong_shape_is_one_clear_error(tmp_path, 
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("seconds", {"pool": "x"}, "seconds: must be {stage: seconds}"), ("selection", "x", "selection: must be an object"),
+    ("seconds", {"pool": "x"}, "seconds: must be {stage: seconds ≥ 0}"),
+    ("seconds", {"pool": BIG}, "seconds: must be {stage: seconds ≥ 0}"),
+    ("selection", "x", "selection: must be an object"),
     ("selection", {"pi1": "x"}, "selection.pi1: must be an object"), ("base", "x", "base: must be an object"),
     ("categories", 5, "categories: must be a list of names"), ("skipped", "budget", "skipped: must be a list"),
 ])

@@ -11,7 +11,8 @@ accuracy of the last 5 logged steps is at least 90%.
 (d) more than the format-only control gives; (e) within noise of the full-set run (or above it);
 (f) more than the random-reward and entropy-only controls give; (g) self-reflection becomes more frequent.
 A train run alone gets (a), (b) and (g); an eval run alone measures no change. Runs a demo skipped (or
-whose folder is empty) are reported as not measured, never guessed.
+whose folder is empty), and two evaluations that share no benchmark (a run resumed with other eval
+benchmarks), are reported as not measured, never guessed.
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def _compare(before: Evaluation, after: Evaluation, key: str = "lenient",
     return None if a is None or b is None else two_proportion_test(a, b)
 
 
+def _disjoint(before: Evaluation, after: Evaluation) -> str | None:
+    """Why two evaluations of one run cannot be compared (they share no benchmark), or None."""
+    return None if common_benchmarks(before, after) else f"step {before.step} and step {after.step} share no benchmark"
+
+
 def _verdict(test: ProportionTest) -> str:
     return REPRODUCED if test.p_greater < ALPHA else NOT_REPRODUCED
 
@@ -108,6 +114,8 @@ def lift_finding(run: RunLog | None, label: str, why: str | None = None) -> Find
     if why:
         return Finding("a", claim, NOT_MEASURED, why, rule)
     first, last = run.evaluations[0], run.evaluations[-1]
+    if why := _disjoint(first, last):
+        return Finding("a", claim, NOT_MEASURED, why, rule)
     test = _compare(first, last)
     return Finding("a", claim, _verdict(test), _change(test, first, last), rule)
 
@@ -134,6 +142,8 @@ def saturation_finding(run: RunLog | None, label: str, why: str | None = None) -
     if len(after) < 2:
         return Finding("b", claim, NOT_MEASURED, f"training accuracy saturated at step {step}, but {len(after)} "
                                                  f"held-out evaluation(s) are at or after it; two are needed", rule)
+    if why := _disjoint(after[0], after[-1]):
+        return Finding("b", claim, NOT_MEASURED, f"training accuracy saturated at step {step}, but {why}", rule)
     test = _compare(after[0], after[-1])
     return Finding("b", claim, _verdict(test), f"training accuracy saturated at step {step}; held-out "
                                                + _change(test, after[0], after[-1]), rule)
@@ -148,6 +158,8 @@ def cross_category_finding(run: RunLog | None, pi1_category: str | None, why: st
     if why:
         return Finding("c", claim, NOT_MEASURED, why, rule)
     first, last = run.evaluations[0], run.evaluations[-1]
+    if why := _disjoint(first, last):
+        return Finding("c", claim, NOT_MEASURED, why, rule)
     others = [c for c in common_benchmarks(first, last) if c != pi1_category]
     if not others:
         return Finding("c", claim, NOT_MEASURED, f"no held-out category other than {pi1_category}", rule)
@@ -214,9 +226,12 @@ def control_finding(one_shot: DemoRun | None, control: DemoRun | None, role: str
         evidence += f"; {role}'s own gain is not measured (one held-out evaluation)"
     else:
         first, last = control.log.evaluations[0], control.log.evaluations[-1]
-        own = _compare(first, last)
-        gained = "gained" if own.p_greater < ALPHA else "did not gain"
-        evidence += f"; {role} itself {gained}: {_change(own, first, last)}"
+        if why := _disjoint(first, last):
+            evidence += f"; {role}'s own gain is not measured ({why})"
+        else:
+            own = _compare(first, last)
+            gained = "gained" if own.p_greater < ALPHA else "did not gain"
+            evidence += f"; {role} itself {gained}: {_change(own, first, last)}"
     return Finding("f", claim, _verdict(test), evidence, rule)
 
 
@@ -229,6 +244,8 @@ def reflection_finding(run: RunLog | None, label: str, why: str | None = None) -
     if why:
         return Finding("g", claim, NOT_MEASURED, why, rule)
     first, last = run.evaluations[0], run.evaluations[-1]
+    if why := _disjoint(first, last):
+        return Finding("g", claim, NOT_MEASURED, why, rule)
     test = _compare(first, last, "reflection_rate")
     if test is None:
         return Finding("g", claim, NOT_MEASURED, "eval.jsonl has no reflection_rate", rule)

@@ -178,7 +178,7 @@ def charts_for_run(run, plots_dir: Path, label: str, per_benchmark: bool = True)
                       title=f"{label}: per benchmark, first and last evaluation (95% Wilson intervals)")
         charts.append(("categories.png", f"{label}: lenient accuracy per benchmark at step {first.step} and step "
                                          f"{last.step}, 95% Wilson intervals"))
-        _strict_lenient(plots_dir, names, last, f"{label}, step {last.step}")
+        _strict_lenient(plots_dir, list(last.scores), last, f"{label}, step {last.step}")
         charts.append(("strict_lenient.png", f"{label}: strict (boxed answer) against lenient accuracy per benchmark "
                                              f"at step {last.step}: the gap is format, not reasoning"))
     return charts

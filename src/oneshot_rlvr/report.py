@@ -203,10 +203,10 @@ def closing_table(demo: Demo) -> list[str]:
     one_shot, full = demo.run("one-shot"), demo.run("full-set")
     base, mine, theirs = one_shot.log.evaluations[0], one_shot.log.evaluations[-1], _final(full)
     categories = list(dict.fromkeys([*demo.categories, *base.scores]))
+    shared = [c for c in categories if all(c in e.scores for e in (base, mine, theirs) if e is not None)]
     rows = []
-    for name in [*categories, None]:
-        shares = [None if e is None else _take(e, "lenient", name, [c for c in categories if c in e.scores])
-                  for e in (base, mine, theirs)]
+    for name in [*categories, None]:  # the pooled row: over the categories every column has, so they compare
+        shares = [None if e is None else _take(e, "lenient", name, shared) for e in (base, mine, theirs)]
         label = "all (pooled)" if name is None else f"{name} (π1's category)" if name == demo.pi1_category else name
         unmeasured = f"not measured ({full.missing if full and full.missing else 'no full-set evaluation'})"
         rows.append([label, _rate(shares[0]), _rate(shares[1]), _rate(shares[2]) if theirs else unmeasured,
@@ -266,7 +266,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
         raise CommandError(f"{plots_dir}: is a file; move it away or give --out another folder")
     loaded = {"demo": load_demo, "train": load_run, "eval": load_eval_run}[kind](run_dir)
     render = {"demo": demo_report, "train": train_report, "eval": eval_report}[kind]
-    made = not out.exists()
+    made = next((f for f in reversed([out, *out.parents]) if not f.exists()), None)  # the outermost folder made
     out.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(dir=out, prefix=".plots."))
     try:
@@ -278,8 +278,8 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None) -> Path
         os.replace(partial, plots_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
-        if made:
-            shutil.rmtree(out, ignore_errors=True)
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
         raise
     return target
 

@@ -9,11 +9,14 @@ for the findings (``findings.py``), the report (``report.py``) and its charts (`
 A held-out evaluation's rates become counts with ``Score.proportion``: correct = round(rate × n × k) of
 n × k graded responses (n problems, k samples each). Damaged or foreign files raise ``CommandError`` (one
 line: which file, which line, what to do); a log whose last line a killed run left half-written loses that line.
+Numbers the report computes with must be finite and in range (rates 0..1; n, k, steps whole, at most 2^63 − 1);
+text must be valid Unicode (no lone surrogates).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from .cliutil import CommandError
 from .metrics import Proportion
 
 RATE_KEYS = ("strict", "lenient", "boxed_rate", "reflection_rate")
+MAX_WHOLE = 2**63 - 1  # steps, n and k: whole numbers that fit in 64 bits
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class RunLog:
     history: Mapping[str, tuple[float, ...]]
 
     def series(self, key: str) -> list[tuple[int, float]]:
-        return [(int(s["step"]), float(s[key])) for s in self.steps if isinstance(s.get(key), (int, float))]
+        """The steps that logged ``key`` as a finite number; others (a string, NaN, an overflow) are left out."""
+        return [(int(s["step"]), float(s[key])) for s in self.steps if _finite(s.get(key))]
 
 
 @dataclass(frozen=True)
@@ -110,13 +115,55 @@ def _read_text(path: Path) -> str:
 
 def _read_json(path: Path):
     try:
-        return json.loads(_read_text(path))
+        value = json.loads(_read_text(path))
     except json.JSONDecodeError as error:
         raise CommandError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file is damaged") from None
+    _check_text(value, str(path))
+    return value
+
+
+def _check_text(value, where: str) -> None:
+    """Refuse a string (key or value) that is not valid Unicode: a lone surrogate, as JSON's \\ud800 gives."""
+    stack = [(value, "")]
+    while stack:
+        item, field = stack.pop()
+        if isinstance(item, str) and not _is_unicode(item):
+            raise CommandError(f"{where}{f' field {field}' if field else ''}: text is not valid Unicode "
+                               f"(a lone surrogate); the file is damaged")
+        if isinstance(item, (dict, list)):
+            for key, child in item.items() if isinstance(item, dict) else enumerate(item):
+                name = str(key) if not isinstance(key, str) or _is_unicode(key) else ascii(key)
+                stack += [(key, f"{field} (a key)" if field else "(a key)"),
+                          (child, f"{field}.{name}" if field else name)]
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _finite(value) -> bool:
+    """A JSON number that is a finite float: not a bool, NaN, ±Infinity or an integer too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _is_rate(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
+    return _finite(value) and 0 <= value <= 1
+
+
+def _is_whole(value, low: int) -> bool:
+    """A whole number (4 or 4.0) from ``low`` to ``MAX_WHOLE``."""
+    if isinstance(value, float):
+        return _finite(value) and value.is_integer() and low <= value <= MAX_WHOLE
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_WHOLE
 
 
 def _expect(ok: bool, where: str, what: str) -> None:
@@ -145,21 +192,29 @@ def _read_jsonl(path: Path, required: Sequence[str]) -> list[dict]:
         missing = [k for k in required if not isinstance(record, dict) or k not in record]
         if missing:
             raise CommandError(f"{path}:{number}: missing {', '.join(missing)}; not a log of `oneshot-rlvr train`")
-        if not isinstance(record["step"], int) or isinstance(record["step"], bool) or record["step"] < 0:
-            raise CommandError(f"{path}:{number}: step must be a whole number ≥ 0; the file is damaged")
+        if not isinstance(record["step"], int) or not _is_whole(record["step"], 0):
+            raise CommandError(f"{path}:{number}: step must be a whole number from 0 to 2^63 − 1; the file is damaged")
+        _check_text(record, f"{path}:{number}")
         records.append(record)
     return records
 
 
-def _score(raw, where: str, k: int = 1) -> Score:
-    try:
-        values = {key: None if raw.get(key) is None else float(raw[key]) for key in RATE_KEYS + ("mean_length",)}
-        score = Score(n=int(raw["n"]), k=int(k), **values)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise CommandError(f"{where}: needs numbers n, strict and lenient; the file is damaged") from None
-    if score.n < 1 or score.k < 1 or any(not 0 <= (getattr(score, key) or 0) <= 1 for key in RATE_KEYS):
-        raise CommandError(f"{where}: n must be at least 1 and rates within 0..1; the file is damaged")
-    return score
+def _score(raw, where: str, k=1) -> Score:
+    """One benchmark's score; n, strict and lenient are required, each field is checked by name."""
+    if not isinstance(raw, dict):
+        raise CommandError(f"{where}: must be an object with n, strict and lenient; the file is damaged")
+    missing = [key for key in ("n", "strict", "lenient") if raw.get(key) is None]
+    if missing:
+        raise CommandError(f"{where}: missing {', '.join(missing)} (n, strict and lenient are required); "
+                           f"the file is damaged")
+    for key, value in (("n", raw["n"]), ("k", k)):
+        _expect(_is_whole(value, 1), f"{where} {key}", "a whole number from 1 to 2^63 − 1")
+    for key in RATE_KEYS:
+        _expect(raw.get(key) is None or _is_rate(raw[key]), f"{where} {key}", "a rate within 0..1")
+    length = raw.get("mean_length")
+    _expect(length is None or _finite(length) and length >= 0, f"{where} mean_length", "a number ≥ 0")
+    return Score(n=int(raw["n"]), k=int(k), mean_length=None if length is None else float(length),
+                 **{key: None if raw.get(key) is None else float(raw[key]) for key in RATE_KEYS})
 
 
 def load_run(run_dir: str | Path) -> RunLog:
@@ -189,10 +244,12 @@ def load_run(run_dir: str | Path) -> RunLog:
             where = f":{mark.line + 1}" if mark is not None else ""
             raise CommandError(f"{path / 'config.yaml'}{where}: not valid YAML "
                                f"({getattr(error, 'problem', None) or error}); the file is damaged") from None
+        _check_text(config, str(path / "config.yaml"))
     history = _read_json(path / "history.json") if (path / "history.json").is_file() else {}
-    if not isinstance(history, dict) or not all(isinstance(v, list) and all(isinstance(a, (int, float)) for a in v)
+    if not isinstance(history, dict) or not all(isinstance(v, list) and all(map(_is_rate, v))
                                                 for v in history.values()):
-        raise CommandError(f"{path / 'history.json'}: not {{example id: [accuracies]}}; the file is damaged")
+        raise CommandError(f"{path / 'history.json'}: not {{example id: [accuracies within 0..1]}}; "
+                           f"the file is damaged")
     return RunLog(path.resolve(), config if isinstance(config, dict) else {},
                   tuple(sorted(steps, key=lambda s: s["step"])),
                   tuple(by_step[s] for s in sorted(by_step)),
@@ -205,7 +262,7 @@ def load_eval_run(run_dir: str | Path) -> EvalRunLog:
     summary = _read_json(path)
     if not isinstance(summary, dict) or not isinstance(summary.get("benchmarks"), dict) or not summary["benchmarks"]:
         raise CommandError(f"{path}: no 'benchmarks'; not a summary of `oneshot-rlvr eval`")
-    scores = {name: _score(raw, f"{path} benchmark {name}", (raw or {}).get("k", 1) if isinstance(raw, dict) else 1)
+    scores = {name: _score(raw, f"{path} benchmark {name}", raw.get("k", 1) if isinstance(raw, dict) else 1)
               for name, raw in summary["benchmarks"].items()}
     for name, raw in summary["benchmarks"].items():
         where = f"{path} benchmark {name}"
@@ -234,8 +291,8 @@ def load_demo(demo_dir: str | Path) -> Demo:
     _expect(isinstance(selection.get("pi1") or {}, dict), f"{where} selection.pi1", "an object")
     _expect(isinstance(selection.get("top") or [], list), f"{where} selection.top", "a list")
     _expect(isinstance((manifest.get("base") or {}).get("corpus") or {}, dict), f"{where} base.corpus", "an object")
-    _expect(all(isinstance(v, (int, float)) for v in (manifest.get("seconds") or {}).values()), f"{where} seconds",
-            "{stage: seconds}")
+    _expect(all(_finite(v) and v >= 0 for v in (manifest.get("seconds") or {}).values()), f"{where} seconds",
+            "{stage: seconds ≥ 0}")
     _expect(isinstance(manifest.get("categories") or [], list), f"{where} categories", "a list of names")
     _expect(isinstance(manifest.get("skipped") or [], list), f"{where} skipped", "a list")
     skipped = {str(s.get("name")): str(s.get("why", "no reason given")) for s in manifest.get("skipped") or []
