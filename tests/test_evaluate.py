@@ -212,7 +212,7 @@ def test_regrade_of_damaged_samples_is_one_line_and_rewrites_nothing(lines, wher
 
 
 @pytest.mark.parametrize("summary, message", [
-    ("{bad", "summary.json:1: not valid JSON"),
+    ("{bad", "summary.json: not valid JSON"),
     ("[1]", "summary.json: expected a JSON object, got an array"),
     ('{"config": 5}', '"config" must be an object, got the number 5'),
 ])

@@ -74,6 +74,19 @@ def _read_bytes(path: Path) -> bytes:
                            f"permissions") from None
 
 
+def _parse(raw: bytes, where: str, fix: str):
+    """One JSON value from UTF-8 ``raw``; anything else is a CommandError at ``where`` (file, or file:line)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{where}: not UTF-8 text ({error.reason}); {fix}") from None
+    except json.JSONDecodeError as error:
+        line = f" at line {error.lineno}" if raw.count(b"\n") > 1 else ""
+        raise CommandError(f"{where}: not valid JSON ({error.msg}{line}); {fix}") from None
+    except RecursionError:
+        raise CommandError(f"{where}: JSON nested too deeply; {fix}") from None
+
+
 def read_samples(run_dir: str | Path) -> list[dict]:
     """Every sample of ``run_dir/samples.jsonl``; the first bad line raises CommandError."""
     path = Path(run_dir) / "samples.jsonl"
@@ -83,14 +96,7 @@ def read_samples(run_dir: str | Path) -> list[dict]:
     # bytes.splitlines splits at \n and \r only (str.splitlines would also split a response at U+2028)
     for number, raw in enumerate(_read_bytes(path).splitlines(), start=1):
         where = f"{path}:{number}"
-        try:
-            sample = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError as error:
-            raise CommandError(f"{where}: not UTF-8 text ({error.reason}); {_FIX}") from None
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{where}: not valid JSON ({error.msg}); {_FIX}") from None
-        except RecursionError:
-            raise CommandError(f"{where}: JSON nested too deeply; {_NOT_EVAL}") from None
+        sample = _parse(raw, where, _FIX)
         _check_sample(sample, where)
         samples.append(sample)
     if not samples:
@@ -106,14 +112,7 @@ def read_summary(run_dir: str | Path) -> dict:
     fix = "fix or delete it (--regrade takes only the config and timing from it)"
     if not path.is_file():  # a folder, or a pipe that would block the read
         raise CommandError(f"{path}: not a regular file; {fix}")
-    try:
-        summary = json.loads(_read_bytes(path).decode("utf-8"))
-    except UnicodeDecodeError as error:
-        raise CommandError(f"{path}: not UTF-8 text ({error.reason}); {fix}") from None
-    except json.JSONDecodeError as error:
-        raise CommandError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); {fix}") from None
-    except RecursionError:
-        raise CommandError(f"{path}: JSON nested too deeply; {fix}") from None
+    summary = _parse(_read_bytes(path), str(path), fix)
     if not isinstance(summary, dict):
         raise CommandError(f"{path}: expected a JSON object, got {_json_type(summary)}; {fix}")
     if not isinstance(summary.get("config", {}), dict):
