@@ -50,3 +50,12 @@ def test_empty_out_is_bad_input_before_grading(tmp_path, capsys, monkeypatch):
     assert main(["grade", "--file", str(source), "--out", ""]) == 2
     assert "--out is empty; give a file name" in _error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_out_that_is_the_input_file_is_refused(tmp_path, capsys):
+    source = tmp_path / "pairs.jsonl"
+    source.write_text(GOOD)
+    for out in (source, tmp_path / "." / "pairs.jsonl"):  # the same file, however it is spelled
+        assert main(["grade", "--file", str(source), "--out", str(out)]) == 2
+        assert "is the --file being graded" in _error_line(capsys)
+    assert source.read_text() == GOOD

@@ -165,6 +165,9 @@ def run_grade(args: argparse.Namespace) -> int:
     _check_grade_arguments(args)
     if args.out is not None:
         check_output_path(args.out)
+        if args.file not in (None, "-") and os.path.exists(args.out) and os.path.samefile(args.file, args.out):
+            raise CommandError(f"--out {args.out} is the --file being graded; the verdicts would replace the pairs, "
+                               f"so give --out another file name")
     pairs = [(args.response, args.gold)] if args.file is None else read_pairs(args.file)
 
     from . import grade_many
