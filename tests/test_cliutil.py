@@ -1,11 +1,13 @@
 """Output paths: a result is written whole or not at all, and never replaces something that is not a file."""
 
+import json
 import os
 import stat
 
 import pytest
 
-from oneshot_rlvr.cliutil import CommandError, check_output_dir, check_output_path, why_not_a_file, write_atomically
+from oneshot_rlvr.cliutil import (CommandError, check_output_dir, check_output_path, json_line, why_not_a_file,
+                                  write_atomically)
 
 
 def test_a_file_is_replaced_whole(tmp_path):
@@ -49,3 +51,12 @@ def test_an_input_that_is_not_a_file_is_named_for_what_it_is(tmp_path):
     assert why_not_a_file(tmp_path) == "is a folder, not a file"
     assert why_not_a_file(tmp_path / "pipe") == "is not a regular file (a pipe or a device)"
     assert why_not_a_file(tmp_path / "absent") == "no such file"
+
+
+def test_json_lines_keep_text_that_is_not_valid_unicode(tmp_path):
+    record = {"answer": "\ud800", "problem": "π"}  # a lone surrogate, as JSON's "\ud800" reads back
+    line = json_line(record)
+    assert json.loads(line) == record and line.encode("utf-8")  # valid UTF-8, the same value back
+    assert json_line({"problem": "π"}) == '{"problem": "π"}\n'  # ordinary text stays as it is
+    write_atomically(str(tmp_path / "out.jsonl"), [line])
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8")) == record

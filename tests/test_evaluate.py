@@ -198,8 +198,9 @@ def _one_error_line(capsys):
     ([{**GOOD_SAMPLE, "id": [1]}], ":1:", '"id" must be a string or a whole number, got an array'),
     ([{**GOOD_SAMPLE, "gold": None}], ":1:", '"gold" must be a non-empty string, got null'),
     ([{**GOOD_SAMPLE, "gold": " "}], ":1:", '"gold" must be a non-empty string, got an empty string'),
-    ([{**GOOD_SAMPLE, "length": "x"}], ":1:", '"length" must be a whole number ≥ 0, got a string'),
-    ([GOOD_SAMPLE, {**GOOD_SAMPLE, "sample": "a"}], ":2:", '"sample" must be a whole number ≥ 0, got a string'),
+    ([{**GOOD_SAMPLE, "length": "x"}], ":1:", '"length" must be a whole number from 0 to 2^63 − 1, got a string'),
+    ([{**GOOD_SAMPLE, "length": 10**400}], ":1:", '"length" must be a whole number from 0 to 2^63 − 1, got a number of 401 digits'),
+    ([GOOD_SAMPLE, {**GOOD_SAMPLE, "sample": "a"}], ":2:", '"sample" must be a whole number from 0 to 2^63 − 1, got a string'),
     ([{**GOOD_SAMPLE, "meta": [1]}], ":1:", '"meta" must be an object, got an array'),
 ])
 def test_regrade_of_damaged_samples_is_one_line_and_rewrites_nothing(lines, where, message, tmp_path, capsys):

@@ -59,3 +59,12 @@ def test_out_that_is_the_input_file_is_refused(tmp_path, capsys):
         assert main(["grade", "--file", str(source), "--out", str(out)]) == 2
         assert "is the --file being graded" in _error_line(capsys)
     assert source.read_text() == GOOD
+
+
+def test_text_that_is_not_valid_unicode_is_graded_not_a_crash(tmp_path, capsys):
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text('{"response": "\\\\boxed{\\ud800}", "gold": "5"}\n')  # JSON's escape of a lone surrogate
+    assert main(["grade", "--file", str(source), "--out", str(target)]) == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["extracted"] == "\ud800"
+    assert main(["grade", "--file", str(source)]) == 0
+    assert json.loads(capsys.readouterr().out)["correct"] is False

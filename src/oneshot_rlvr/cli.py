@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``oneshot-rlvr`` with ``argv`` (default: the process arguments); returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):  # text that is not valid Unicode is shown escaped, not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)

@@ -48,11 +48,19 @@ def positive_int(text: str) -> int:
 
 # --- output -----------------------------------------------------------------------------------------
 
-def json_line(record: dict, stream: TextIO | None = None) -> str:
-    """One JSON line; non-ASCII kept as is unless ``stream`` cannot encode it."""
+def json_line(record, stream: TextIO | None = None) -> str:
+    """One JSON line; non-ASCII kept as is unless ``stream`` cannot encode it. Text that is not valid Unicode
+    (a lone surrogate, as JSON's "\\ud800" reads back) is written escaped, so the line is valid UTF-8 JSON
+    that reads back to the same value."""
     encoding = (getattr(stream, "encoding", None) or "utf-8") if stream is not None else "utf-8"
     plain = encoding.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig")
-    return json.dumps(record, ensure_ascii=not plain) + "\n"
+    text = json.dumps(record, ensure_ascii=not plain)
+    if plain:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(record, ensure_ascii=True)
+    return text + "\n"
 
 
 def why_not_a_file(path) -> str:

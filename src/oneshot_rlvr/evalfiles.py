@@ -17,8 +17,8 @@ _NOT_EVAL = "not a samples file of `oneshot-rlvr eval`"
 _FIX = "fix that line, or re-run `oneshot-rlvr eval`"
 
 
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _whole(value) -> bool:  # that fits in 64 bits: a 400-digit length would overflow the mean
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def _text(value) -> bool:
@@ -33,10 +33,10 @@ def _gold(value) -> bool:  # a number is fine too: the grader compares its text
 SAMPLE_FIELDS = {
     "benchmark": (_text, "a string"),
     "id": (lambda value: isinstance(value, (str, int)) and not isinstance(value, bool), "a string or a whole number"),
-    "sample": (_whole, "a whole number ≥ 0"),
+    "sample": (_whole, "a whole number from 0 to 2^63 − 1"),
     "response": (_text, "a string"),
     "gold": (_gold, "a non-empty string"),
-    "length": (_whole, "a whole number ≥ 0"),
+    "length": (_whole, "a whole number from 0 to 2^63 − 1"),
     "finish_reason": (_text, "a string"),
 }
 
@@ -46,6 +46,8 @@ def _json_type(value) -> str:
         return "null"
     if isinstance(value, bool):
         return "true/false"
+    if isinstance(value, int) and abs(value) >= 10**20:  # shown short: the line stays readable
+        return f"a number of {len(str(abs(value)))} digits"
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import metrics
-from .cliutil import CommandError, check_output_dir, positive_int, write_atomically
+from .cliutil import CommandError, check_output_dir, json_line, positive_int, write_atomically
 from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
 from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
 from .evalfiles import read_samples, read_summary
@@ -255,7 +255,7 @@ def run_eval(config: EvalConfig, out_dir: str | Path, backend=None,
 
 def write_run(out_dir: str | Path, samples: list[dict], summary: dict) -> None:
     os.makedirs(out_dir, exist_ok=True)
-    write_atomically(os.path.join(out_dir, "samples.jsonl"), [json.dumps(s, ensure_ascii=False) + "\n" for s in samples])
+    write_atomically(os.path.join(out_dir, "samples.jsonl"), [json_line(s) for s in samples])
     write_atomically(os.path.join(out_dir, "summary.json"), [json.dumps(summary, indent=2) + "\n"])
 
 

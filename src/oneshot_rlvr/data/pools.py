@@ -21,14 +21,13 @@ same plain JSONL, one row per selected example in rank order; ``write_pool_jsonl
 
 from __future__ import annotations
 
-import json
 import os
 import reprlib
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..cliutil import why_not_a_file
+from ..cliutil import json_line, why_not_a_file
 from . import iter_jsonl
 from .prompts import DEEPSCALER_SUFFIX
 
@@ -274,7 +273,7 @@ def write_pool_jsonl(examples: list[Example], path: str | Path) -> Path:
                 row = {"id": example.id, "problem": example.problem, "answer": example.answer}
                 if example.category is not None:
                     row["category"] = example.category
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                handle.write(json_line(row))
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
