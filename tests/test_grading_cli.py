@@ -68,3 +68,8 @@ def test_text_that_is_not_valid_unicode_is_graded_not_a_crash(tmp_path, capsys):
     assert json.loads(target.read_text(encoding="utf-8"))["extracted"] == "\ud800"
     assert main(["grade", "--file", str(source)]) == 0
     assert json.loads(capsys.readouterr().out)["correct"] is False
+
+
+def test_empty_file_name_is_bad_input(capsys):
+    assert main(["grade", "--file", ""]) == 2
+    assert "--file is empty" in _error_line(capsys)

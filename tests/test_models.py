@@ -128,6 +128,7 @@ def test_missing_folder_is_a_model_error(tmp_path):
     message = _error(str(tmp_path / "nowhere"))
     assert "not an existing folder" in message and "owner/name" in message and "smollm2-135m" in message
     assert "not an existing folder" in _error("no-such-model")  # a bare word is no hub id
+    assert "the model name is empty" in _error("")  # not the current folder
 
 
 def test_folder_without_config_is_a_model_error(tmp_path):

@@ -103,6 +103,8 @@ def test_the_kind_of_a_folder(tmp_path):
     assert load_eval_run(tmp_path / "eval").evaluation.scores["gsm8k"].proportion("lenient").n == 8
     with pytest.raises(CommandError, match="no such folder"):
         detect_kind(tmp_path / "absent")
+    with pytest.raises(CommandError, match="is a file, not a folder"):
+        detect_kind(tmp_path / "eval" / "summary.json")
 
 
 def write_eval(folder, fields=None, **summary):

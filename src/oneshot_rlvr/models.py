@@ -281,6 +281,9 @@ def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") 
     device = _resolve_device(device)
     dtype = _resolve_dtype(dtype, device)
     name = os.fspath(name_or_path)
+    if not name.strip():  # Path("") is the current folder: say what is wrong instead
+        raise ModelError(f"the model name is empty; fix: give an embedded model "
+                         f"({', '.join(sorted(EMBEDDED_MODELS))}), a local folder or a Hugging Face id owner/name")
     from_hub = False
     if name in EMBEDDED_MODELS:
         source = ensure_embedded(name)

@@ -325,7 +325,8 @@ def detect_kind(run_dir: str | Path) -> str:
     """``demo`` (demo.json), ``train`` (metrics.jsonl or eval.jsonl) or ``eval`` (summary.json)."""
     path = Path(run_dir)
     if not path.is_dir():
-        raise CommandError(f"{path}: no such folder; give the folder of a train, eval or demo run")
+        what = "is a file, not a folder" if path.exists() else "no such folder"
+        raise CommandError(f"{path}: {what}; give the folder of a train, eval or demo run")
     kinds = (("demo", ("demo.json",)), ("train", ("metrics.jsonl", "eval.jsonl")), ("eval", ("summary.json",)))
     for kind, names in kinds:
         if any((path / name).is_file() for name in names):

@@ -74,6 +74,8 @@ def _read_text(path: str) -> tuple[str, str]:
     if path == "-":
         name = "<stdin>"
         data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    elif not path:
+        raise CommandError(f"--file is empty; give a JSON Lines file ({_LINE_SHAPE}) or - for standard input")
     else:
         name = path
         try:
