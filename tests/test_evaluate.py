@@ -197,6 +197,8 @@ def _one_error_line(capsys):
     ([{**GOOD_SAMPLE, "id": [1]}], ":1:", '"id" must be a string or a whole number, got an array'),
     ([{**GOOD_SAMPLE, "gold": None}], ":1:", '"gold" must be a non-empty string, got null'),
     ([{**GOOD_SAMPLE, "gold": " "}], ":1:", '"gold" must be a non-empty string, got an empty string'),
+    ([{**GOOD_SAMPLE, "gold": float("nan")}], ":1:", '"gold" must be a non-empty string, got the number nan'),
+    ([GOOD_SAMPLE, {**GOOD_SAMPLE, "id": 0}], ":2:", "problem 0 sample 0 is already on line 1"),
     ([{**GOOD_SAMPLE, "length": "x"}], ":1:", '"length" must be a whole number from 0 to 2^63 − 1, got a string'),
     ([{**GOOD_SAMPLE, "length": 10**400}], ":1:", '"length" must be a whole number from 0 to 2^63 − 1, got a number of 401 digits'),
     ([GOOD_SAMPLE, {**GOOD_SAMPLE, "sample": "a"}], ":2:", '"sample" must be a whole number from 0 to 2^63 − 1, got a string'),

@@ -9,6 +9,7 @@ A damaged file raises ``CommandError`` with one line: which file and line, which
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from .cliutil import CommandError, why_not_a_file
@@ -25,7 +26,9 @@ def _text(value) -> bool:
     return isinstance(value, str)
 
 
-def _gold(value) -> bool:  # a number is fine too: the grader compares its text
+def _gold(value) -> bool:  # a finite number is fine too: the grader compares its text (NaN is no JSON to write)
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     return isinstance(value, (str, int, float)) and not isinstance(value, bool) and bool(str(value).strip())
 
 
@@ -94,12 +97,17 @@ def read_samples(run_dir: str | Path) -> list[dict]:
     path = Path(run_dir) / "samples.jsonl"
     if not path.is_file():
         raise CommandError(f"{path}: {why_not_a_file(path)}; --regrade needs a folder written by `oneshot-rlvr eval --out`")
-    samples = []
+    samples, first_seen = [], {}
     # bytes.splitlines splits at \n and \r only (str.splitlines would also split a response at U+2028)
     for number, raw in enumerate(_read_bytes(path).splitlines(), start=1):
         where = f"{path}:{number}"
         sample = _parse(raw, where, _FIX)
         _check_sample(sample, where)
+        key = (sample["benchmark"], str(sample["id"]), sample["sample"])
+        if key in first_seen:  # counted twice it would weigh that problem double in every metric
+            raise CommandError(f"{where}: benchmark {key[0]} problem {key[1]} sample {key[2]} is already on line "
+                               f"{first_seen[key]}; {_FIX}")
+        first_seen[key] = number
         samples.append(sample)
     if not samples:
         raise CommandError(f"{path}: empty; nothing to re-grade")
