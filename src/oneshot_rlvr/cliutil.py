@@ -89,6 +89,13 @@ def check_output_path(path: str) -> None:
         raise CommandError(f"{path}: cannot write in {directory} (permission denied); choose another --out")
 
 
+def nearest_existing(folder: str) -> str:
+    """``folder`` (absolute) or its nearest ancestor that exists: a folder made with its parents is made there."""
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return folder
+
+
 def check_output_dir(path: str, flag: str = "--out") -> None:
     """Fail before any work when the folder ``path`` cannot be made or written in (bad input: nothing is run)."""
     if not str(path):
@@ -96,9 +103,7 @@ def check_output_dir(path: str, flag: str = "--out") -> None:
     folder = os.path.abspath(path)
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise CommandError(f"{flag} {path}: is a file; give a folder")
-    ancestor = folder
-    while not os.path.exists(ancestor):  # the folder is made with its parents: the nearest existing one decides
-        ancestor = os.path.dirname(ancestor)
+    ancestor = nearest_existing(folder)
     if not os.path.isdir(ancestor):
         raise CommandError(f"{flag} {path}: {ancestor} is a file, so the folder cannot be made; choose another {flag}")
     if not os.access(ancestor, os.W_OK | os.X_OK):

@@ -43,7 +43,8 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from .cliutil import EXIT_FAILURE, CommandError, check_output_path, json_line, positive_int, why_not_a_file
+from .cliutil import (EXIT_FAILURE, CommandError, check_output_path, json_line, nearest_existing, positive_int,
+                      why_not_a_file)
 from .data.pools import Example, PoolError, load_pool, write_pool_jsonl
 
 HELP = "rank training examples by their accuracy history (the paper's variance score) and pick one"
@@ -220,9 +221,8 @@ def _check_out(path: str) -> None:
     if not name.endswith(".jsonl") or name == ".jsonl" or os.path.isdir(path):
         raise CommandError(f"--out {path}: give a file name ending in .jsonl "
                            f"(the selection format `train --examples FILE` reads)")
-    parent = ancestor = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(ancestor):
-        ancestor = os.path.dirname(ancestor)
+    parent = os.path.dirname(os.path.abspath(path))
+    ancestor = nearest_existing(parent)
     if not os.path.isdir(ancestor):
         raise CommandError(f"--out {path}: {ancestor} is a file, not a folder; choose another path")
     if ancestor == parent:
