@@ -77,7 +77,8 @@ def documents() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("field, value", [
     ("slip_rate", -0.01), ("slip_rate", 1.01), ("recheck_rate", -1.0), ("recheck_rate", 1.5),
-    ("boxed_rate", -0.1), ("boxed_rate", 2.0), ("documents", 0), ("documents", -5),
+    ("boxed_rate", -0.1), ("boxed_rate", 2.0), ("documents", 0), ("documents", -5), ("route", "guess"),
+    ("recheck_style", "twice"),
 ])
 def test_knobs_out_of_range_are_value_errors(field, value):
     with pytest.raises(ValueError, match=field):
@@ -123,6 +124,16 @@ def test_extreme_knobs_are_exact():
     assert all("Recheck" not in text and text.endswith("}.") for _, text in always)
     lines = [(int(a), s, int(b), int(c)) for _, text in always for a, s, b, c in LINE.findall(text)]
     assert sum(_calc(s, a, b) != c for a, s, b, c in lines) / len(lines) > 0.99
+
+
+def test_estimate_route_corpus_starts_every_solution_with_an_estimate():
+    documents = corpus(CorpusKnobs(documents=400, route="estimate", slip_rate=0.0, recheck_rate=0.3, boxed_rate=0.6,
+                                   seed=2))
+    assert all(text.startswith(" Estimate: ") for _, text in documents)
+    rechecked = [text for _, text in documents if " Recheck: " in text]
+    assert abs(len(rechecked) / len(documents) - 0.3) < _binomial_tolerance(0.3, len(documents))
+    answers = {prompt: text for prompt, text in documents}
+    assert len(answers) > 300  # many distinct questions, not one repeated
 
 
 def test_recheck_steps_in_the_corpus_are_right(documents):

@@ -12,7 +12,7 @@ from dataclasses import asdict, replace
 import pytest
 
 from oneshot_rlvr.toy.corpus import CorpusKnobs, corpus, held_out_sets, prompt_text, training_pool
-from oneshot_rlvr.toy.model import SPECIAL, ToyModelSpec, build_tokenizer, ensure_base, pretrain, toy_cache_dir
+from oneshot_rlvr.toy.model import SPECIAL, ToyModelSpec, build_tokenizer, pretrain, toy_cache_dir
 
 
 @pytest.fixture(autouse=True)
@@ -137,21 +137,12 @@ def test_pretrain_writes_a_whole_hugging_face_folder(tmp_path):
         assert tokenizer.unk_token_id not in tokenizer(prompt_text(question))["input_ids"], question
 
 
-def test_ensure_base_caches_by_settings(tmp_path, monkeypatch):
-    import oneshot_rlvr.toy.model as toy_model
-
+def test_the_cache_folder_is_keyed_by_every_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("ONESHOT_RLVR_CACHE", str(tmp_path / "cache"))
-    folder, record = ensure_base(TINY_KNOBS, TINY, log=lambda line: None)
-    assert folder == toy_cache_dir(TINY_KNOBS, TINY) and folder.is_relative_to(tmp_path / "cache")
-    assert (folder / "toy_base.json").is_file() and record["knobs"] == asdict(TINY_KNOBS)
-
-    def no_pretraining(*args, **kwargs):
-        raise AssertionError("ensure_base pretrained again although the cache holds these settings")
-
-    monkeypatch.setattr(toy_model, "pretrain", no_pretraining)
-    assert ensure_base(TINY_KNOBS, TINY, log=lambda line: None) == (folder, record)
-    other_knobs = CorpusKnobs(documents=60, seed=1, boxed_rate=0.9)
-    assert toy_cache_dir(other_knobs, TINY) != folder
+    folder = toy_cache_dir(TINY_KNOBS, TINY)
+    assert folder.is_relative_to(tmp_path / "cache")
+    assert toy_cache_dir(CorpusKnobs(documents=60, seed=1, boxed_rate=0.9), TINY) != folder
+    assert toy_cache_dir(CorpusKnobs(documents=60, seed=1, route="estimate"), TINY) != folder
     assert toy_cache_dir(TINY_KNOBS, ToyModelSpec(**{**asdict(TINY), "steps": 4})) != folder
     assert toy_cache_dir(CorpusKnobs(documents=60, seed=1), TINY) == folder  # equal settings, same folder
 

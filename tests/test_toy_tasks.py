@@ -14,8 +14,8 @@ import pytest
 from toy_arithmetic import evaluate_expression
 
 from oneshot_rlvr.grading import grade
-from oneshot_rlvr.toy.tasks import (FAMILIES, LEVELS, SLIP_DELTAS, Op, SolutionStyle, ToyProblem, make_problems,
-                                    recheck_steps, solution)
+from oneshot_rlvr.toy.tasks import (FAMILIES, LEVELS, ROUTES, SLIP_DELTAS, Op, SolutionStyle, ToyProblem,
+                                    make_problems, recheck_steps, round_estimate, solution)
 
 COUNT = 200
 SEED = 7
@@ -396,3 +396,90 @@ def test_solution_is_deterministic_for_a_seed(problem_sets):
     assert solution(problem, style, seed=5) == solution(problem, style, seed=5)
     slipped = {solution(problem, SolutionStyle(slips=frozenset({0})), seed=s)[0] for s in range(20)}
     assert len(slipped) > 1  # the slip's size is drawn, and the seed draws it
+
+
+# --- the estimate route (toy world v2) --------------------------------------------------------------------
+
+@pytest.mark.parametrize("number, rounded", [(0, 0), (7, 7), (10, 10), (14, 10), (15, 20), (47, 50), (95, 100),
+                                             (99, 100), (149, 100), (150, 200), (347, 300), (950, 1000)])
+def test_round_estimate_keeps_one_significant_digit_half_up(number, rounded):
+    assert round_estimate(number) == rounded
+
+
+def _round(number: int) -> int:  # this file's own rounding: nearest multiple of the leading power of ten
+    if number < 10:
+        return number
+    unit = 10 ** (len(str(number)) - 1)
+    return int(number / unit + 0.5) * unit
+
+
+ESTIMATE = re.compile(r"(-?\d+) ([+\-*]) (\d+) = (-?\d+)")
+
+
+def _estimates(text: str) -> list[list[tuple[int, str, int, int]]]:
+    """The estimate's equations per expression (compare has two, separated by a full stop)."""
+    first = _first_pass(text).removeprefix(" Estimate: ")
+    parts = [p for p in re.split(r"\. ", first.split(" The answer is")[0]) if ESTIMATE.match(p)]
+    return [[(int(a), s, int(b), int(c)) for a, s, b, c in ESTIMATE.findall(part)] for part in parts]
+
+
+def test_estimate_rounds_the_questions_numbers_and_carries_its_own_value(problem_sets):
+    for problem in _sample(problem_sets, 40):
+        text, final = solution(problem, SolutionStyle(route="estimate"))
+        assert text.startswith(" Estimate: ") and "Recheck" not in text, text
+        expressions = parse(problem)
+        estimates = _estimates(text)
+        assert len(estimates) == len(expressions), text
+        values = []
+        for (numbers, symbols), lines in zip(expressions, estimates):
+            assert [s for _, s, _, _ in lines] == symbols, text
+            left = _round(numbers[0])
+            for (a, s, b, c), number in zip(lines, numbers[1:]):
+                assert a == left and b == (number if s == "*" else _round(number)) and c == _calc(s, a, b), text
+                left = c
+            values.append(left)
+        assert final == (max(values) if problem.family == "compare" else values[0]), text
+        assert text.endswith(f"The answer is \\boxed{{{final}}}."), text
+
+
+def test_estimate_is_right_only_where_rounding_does_not_matter(problem_sets):
+    """The default route of the latent-skill world is unreliable: right on level 1 one-digit cells, mostly
+    wrong elsewhere."""
+    right = {cell: sum(solution(p, SolutionStyle(route="estimate"))[1] == p.answer for p in problems) / len(problems)
+             for cell, problems in problem_sets.items()}
+    assert right["mul", 1] == 1.0 and right["compare", 1] == 1.0  # one-digit numbers: nothing is rounded
+    assert all(rate < 0.35 for (family, level), rate in right.items() if level > 1), right
+
+
+def test_estimate_then_recheck_ends_with_the_true_answer(problem_sets):
+    for problem in _sample(problem_sets, 30):
+        text, final = solution(problem, SolutionStyle(route="estimate", recheck=True, boxed=False))
+        assert final == problem.answer and text.endswith(f" The answer is {problem.answer}."), text
+        equations = _recheck_equations(text)
+        assert equations and all(_evaluate(expression) == result for _, expression, result in equations), text
+
+
+def test_unknown_route_is_a_value_error():
+    assert ROUTES == ("direct", "estimate")
+    with pytest.raises(ValueError, match="unknown route"):
+        SolutionStyle(route="guess")
+
+
+def test_a_repeated_recheck_is_the_direct_pass_again_with_its_own_slips(problem_sets):
+    """The no-skill world's recheck: no more reliable than the first pass (it slips too), and it decides."""
+    for problem in _sample(problem_sets, 20):
+        clean, final = solution(problem, SolutionStyle(recheck=True, recheck_style="repeat"))
+        first, again = clean.split(" Recheck: ")
+        assert again.rsplit(" The answer is", 1)[0] == first.strip() and final == problem.answer, clean
+        slipped, final = solution(problem, SolutionStyle(recheck=True, recheck_style="repeat",
+                                                         recheck_slips=frozenset({0})), seed=2)
+        lines = [(int(a), s, int(b), int(c)) for a, s, b, c in LINE.findall(slipped.split(" Recheck: ")[1])]
+        assert all(_calc(s, a, b) == c for a, s, b, c in _first_lines(slipped)), slipped  # the first pass is clean
+        a, symbol, b, c = lines[0]
+        assert c != _calc(symbol, a, b), slipped  # the recheck's own slip, carried to its answer
+        assert slipped.endswith(f"The answer is \\boxed{{{final}}}."), slipped
+
+
+def test_unknown_recheck_style_is_a_value_error():
+    with pytest.raises(ValueError, match="unknown recheck style"):
+        SolutionStyle(recheck_style="twice")

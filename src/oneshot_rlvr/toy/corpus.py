@@ -1,7 +1,9 @@
 """The toy world's pretraining corpus and its problem sets (held-out benchmarks, the training pool).
 
 The corpus knobs (``CorpusKnobs``) set the base model's latent ability and its habits:
-- ``slip_rate``: chance that a first-pass line carries a slip (a wrong result, carried forward);
+- ``route``: the first pass — ``direct`` (each operation at once) or ``estimate`` (rounded numbers; ``tasks``);
+- ``slip_rate``: chance that a direct first-pass line carries a slip (a wrong result, carried forward);
+- ``recheck_style``: ``columns`` (exact) or ``repeat`` (the direct pass again, with slips at ``slip_rate``);
 - ``recheck_rate``: share of solutions with a column-arithmetic recheck (the skill RLVR can elicit);
 - ``boxed_rate``: share of solutions whose final answer is ``\\boxed{}`` (the rest: "The answer is N.").
 Like Qwen2.5-Math-1.5B before RLVR (MATH500 36 %, boxed in ~60 % of answers), a base pretrained on it is
@@ -15,9 +17,9 @@ held-out benchmarks and the pool are drawn first, and the corpus skips their que
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from .tasks import FAMILIES, LEVELS, SolutionStyle, ToyProblem, make_problems, solution
+from .tasks import FAMILIES, LEVELS, RECHECKS, ROUTES, SolutionStyle, ToyProblem, make_problems, solution
 
 PROMPT = "Question: {question}\nAnswer:"
 
@@ -30,6 +32,8 @@ class CorpusKnobs:
     slip_rate: float = 0.15  # per first-pass line
     recheck_rate: float = 0.3  # per solution
     boxed_rate: float = 0.5  # per solution
+    route: str = "direct"  # the first pass: tasks.ROUTES
+    recheck_style: str = "columns"  # the recheck: tasks.RECHECKS
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -39,6 +43,10 @@ class CorpusKnobs:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if self.documents < 1:
             raise ValueError(f"documents must be at least 1, got {self.documents}")
+        if self.route not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {self.route!r}")
+        if self.recheck_style not in RECHECKS:
+            raise ValueError(f"recheck_style must be one of {', '.join(RECHECKS)}, got {self.recheck_style!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,7 +84,11 @@ def training_pool(per_family: int = 6, seed: int = 2_000, exclude: set[str] | No
 def _style(problem: ToyProblem, knobs: CorpusKnobs, rng: random.Random) -> SolutionStyle:
     operations = sum(len(chain) for chain in problem.chains)
     slips = frozenset(i for i in range(operations) if rng.random() < knobs.slip_rate)
-    return SolutionStyle(slips=slips, recheck=rng.random() < knobs.recheck_rate, boxed=rng.random() < knobs.boxed_rate)
+    style = SolutionStyle(slips=slips, recheck=rng.random() < knobs.recheck_rate, boxed=rng.random() < knobs.boxed_rate,
+                          route=knobs.route, recheck_style=knobs.recheck_style)
+    if style.recheck and knobs.recheck_style == "repeat":  # drawn after the others: a columns corpus is unchanged
+        style = replace(style, recheck_slips=frozenset(i for i in range(operations) if rng.random() < knobs.slip_rate))
+    return style
 
 
 def corpus(knobs: CorpusKnobs, exclude: set[str] = frozenset()) -> list[tuple[str, str]]:

@@ -12,16 +12,19 @@ difficulty levels (``LEVELS``):
 | compare | larger of two 1-digit sums or differences | 2-digit ± 1-digit | 2-digit ± 2-digit |
 | word | a story with 1 operation | 2 operations | 3 operations (one is × d) |
 
-A worked solution (``solution``) writes one line per operation, ``47 + 38 = 85.``, carrying each result
-forward. Two things make the toy world's base model "partly right" the way a real base model is:
-- **slips**: a line's result may be off by a small amount (±1, ±2, ±10) and the wrong value is carried
-  forward — the pretraining corpus holds a share of these;
-- **recheck**: an optional second pass, ``Recheck: 7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85.``, that
-  recomputes every operation in columns (one-digit facts with carries and borrows) — each of its steps is
-  easier than the first pass's whole result at once, so a model that uses it is more often right. The final answer then
-  follows the recheck. This is the latent skill that RLVR can elicit: the corpus shows it in a minority
-  of solutions, greedy decoding of the base model rarely starts it, and the word "Recheck" is what the
-  paper's self-reflection count looks for.
+A worked solution (``solution``) has a first pass, an optional recheck, and "The answer is N." (boxed or not).
+The first pass (``SolutionStyle.route``) is either
+- ``direct``: one line per operation, ``47 + 38 = 85.``, each result carried forward; a line may **slip**
+  (its result off by ±1, ±2 or ±10, the wrong value carried forward); or
+- ``estimate``: the question's numbers rounded to one significant digit, ``Estimate: 50 + 40 = 90.`` — quick,
+  and wrong unless the rounding happens not to matter.
+The **recheck** (``recheck_style``), introduced by " Recheck:", is either
+- ``columns``: every operation recomputed exactly in columns, ``7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85`` —
+  one-digit facts with carries and borrows, each easier than a whole result at once; or
+- ``repeat``: the direct pass written again, with slips of its own — no more reliable than the first.
+The final answer follows the recheck. A column recheck after an estimate is the latent-skill world's skill
+(``toy.worlds``): a minority route the base knows and greedy decoding does not take; "recheck" is also
+one of the paper's self-reflection words.
 
 Answers are non-negative integers written in decimal. Everything is seeded: ``make_problems(family,
 level, count, seed)`` returns the same problems for the same arguments.
@@ -214,13 +217,39 @@ def recheck_steps(symbol: str, left: int, right: int) -> list[str]:
     return lines + [f"so {left} {symbol} {right} = {result}"]
 
 
+def round_estimate(number: int) -> int:
+    """A number rounded to one significant digit, half up: 47 → 50, 347 → 300, 95 → 100; one digit stays."""
+    if number < 10:
+        return number
+    unit = 10 ** (len(str(number)) - 1)
+    return (number + unit // 2) // unit * unit
+
+
+ROUTES = ("direct", "estimate")
+RECHECKS = ("columns", "repeat")
+
+
 @dataclass(frozen=True)
 class SolutionStyle:
-    """How one worked solution is written: slipped lines, a recheck pass, a boxed final answer."""
+    """How one worked solution is written: its first pass (``route``), slipped lines (direct route only), a
+    recheck pass, a boxed final answer.
+
+    - ``direct``: every operation computed at once, ``47 + 38 = 85.``, a share of lines slipped;
+    - ``estimate``: the question's numbers rounded to one significant digit first, ``Estimate: 50 + 40 = 90.``
+      — quick, and wrong unless the rounding happens not to matter."""
 
     slips: frozenset[int] = frozenset()  # indices (over all operations, in order) whose result is off
     recheck: bool = False
     boxed: bool = True
+    route: str = "direct"
+    recheck_style: str = "columns"  # columns: exact, digit by digit; repeat: the direct pass again, with its slips
+    recheck_slips: frozenset[int] = frozenset()  # a repeated recheck's own slipped lines
+
+    def __post_init__(self) -> None:
+        if self.route not in ROUTES:
+            raise ValueError(f"unknown route {self.route!r}; choose one of {', '.join(ROUTES)}")
+        if self.recheck_style not in RECHECKS:
+            raise ValueError(f"unknown recheck style {self.recheck_style!r}; choose one of {', '.join(RECHECKS)}")
 
 
 def _first_pass(chains, slips: frozenset[int], rng: random.Random) -> tuple[list[str], list[int]]:
@@ -239,6 +268,22 @@ def _first_pass(chains, slips: frozenset[int], rng: random.Random) -> tuple[list
     return lines, results
 
 
+def _estimate_pass(chains) -> tuple[str, list[int]]:
+    """``Estimate: 50 + 40 = 90, 90 - 20 = 70.``: each number of the question rounded (``round_estimate``), the
+    running value carried as it is; compare's two chains separated by a full stop."""
+    parts, results = [], []
+    for chain in chains:
+        steps, value = [], None
+        for op in chain:
+            left = round_estimate(op.left) if op.left is not None else value
+            right = round_estimate(op.right) if op.symbol != "*" else op.right
+            value = apply(op.symbol, left, right)
+            steps.append(f"{left} {op.symbol} {right} = {value}")
+        parts.append(", ".join(steps) + ".")
+        results.append(value)
+    return "Estimate: " + " ".join(parts), results
+
+
 def _conclusion(problem: ToyProblem, results: list[int]) -> str:
     if problem.family != "compare":
         return ""
@@ -251,10 +296,18 @@ def solution(problem: ToyProblem, style: SolutionStyle = SolutionStyle(), seed: 
     """The worked solution text (starting with a space, as it follows "Answer:") and the answer it ends
     with — the true answer unless a slip went unrepaired."""
     rng = random.Random(f"{problem.id}/{seed}")
-    lines, results = _first_pass(problem.chains, style.slips, rng)
-    text = " " + " ".join(lines) + _conclusion(problem, results)
+    if style.route == "estimate":
+        first, results = _estimate_pass(problem.chains)
+        text = " " + first + _conclusion(problem, results)
+    else:
+        lines, results = _first_pass(problem.chains, style.slips, rng)
+        text = " " + " ".join(lines) + _conclusion(problem, results)
     final = max(results) if problem.family == "compare" else results[-1]
-    if style.recheck:
+    if style.recheck and style.recheck_style == "repeat":  # no more reliable than the first pass: it may slip too
+        lines, results = _first_pass(problem.chains, style.recheck_slips, rng)
+        text += " Recheck: " + " ".join(lines) + _conclusion(problem, results)
+        final = max(results) if problem.family == "compare" else results[-1]
+    elif style.recheck:
         steps = []
         for chain in problem.chains:
             value = None
