@@ -3,6 +3,7 @@
     oneshot-rlvr demo    (demo.py)          oneshot-rlvr grade   (grading/cli.py)
     oneshot-rlvr select  (select.py)        oneshot-rlvr train   (train.py)
     oneshot-rlvr eval    (evaluate.py)      oneshot-rlvr report  (report.py)
+    oneshot-rlvr toy     (toy/base.py: build-base, gates)
 
 Adding a subcommand: write a module with
 ``add_arguments(parser)`` (declare the options) and ``run(args) -> int`` (do the work, return the exit
@@ -25,6 +26,7 @@ from typing import Callable, NamedTuple
 from . import __version__, demo, evaluate, report, select, train
 from .cliutil import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
 from .grading.cli import GRADE_HELP, add_grade_arguments, run_grade
+from .toy import base as toy_base
 
 PROG = "oneshot-rlvr"
 
@@ -52,6 +54,7 @@ COMMANDS: dict[str, Command] = {
     "eval": Command(evaluate.HELP, evaluate.add_arguments, evaluate.run),
     "train": Command(train.HELP, train.add_arguments, train.run),
     "report": Command(report.HELP, report.add_arguments, report.run),
+    "toy": Command(toy_base.HELP, toy_base.add_arguments, toy_base.run),
 }
 
 
