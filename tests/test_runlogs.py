@@ -6,7 +6,7 @@ import pytest
 
 from oneshot_rlvr.cliutil import CommandError
 from oneshot_rlvr.runlogs import Score, detect_kind, load_demo, load_eval_run, load_run
-from run_folders import RISING, held_out, write_demo, write_run
+from run_folders import RISING, held_out, read_manifest, write_demo, write_manifest, write_old_demo, write_run
 
 BIG = 10**400  # a JSON integer no float holds
 
@@ -81,10 +81,11 @@ def test_a_damaged_file_is_one_clear_error(tmp_path, name, content, message):
     assert message in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_a_demo_names_what_is_missing(tmp_path):
-    root = write_demo(tmp_path, skip_full_set=True)
+def test_an_old_demo_names_what_is_missing(tmp_path):
+    root = write_old_demo(tmp_path, skip_full_set=True)
     demo = load_demo(root)
-    assert demo.pi1_category == "mul" and demo.run("one-shot").log is not None
+    assert demo.format == 1 and demo.seeds == () and demo.gates is None and demo.rules == {} and demo.plan == {}
+    assert demo.pi1_category == "mul" and demo.run("one-shot").log is not None and demo.run("one-shot").seed is None
     assert demo.run("full-set").missing == "full-set/ holds no metrics.jsonl or eval.jsonl"
     assert demo.run("entropy-only").missing == "skipped: budget" and demo.run("entropy-only").log is None
     manifest = json.loads((root / "demo.json").read_text())
@@ -93,9 +94,39 @@ def test_a_demo_names_what_is_missing(tmp_path):
     assert load_demo(root).run("not-listed").missing == "skipped: budget"
 
 
+def test_a_demo_reads_each_role_once_per_seed(tmp_path):
+    root = write_demo(tmp_path, skip_full_set=True)
+    manifest = read_manifest(root)
+    manifest["runs"].reverse()  # the manifest's order does not matter: runs_of sorts by seed
+    write_manifest(root, manifest)
+    demo = load_demo(root)
+    assert demo.format == 2 and demo.seeds == (0, 1, 2) and demo.world == "latent-skill"
+    assert [(r.name, r.seed) for r in demo.runs_of("one-shot")] == [("pi1-s0", 0), ("pi1-s1", 1), ("pi1-s2", 2)]
+    assert demo.run("one-shot").name == "pi1-s0" and demo.roles()[0] == "one-shot"
+    assert demo.run("full-set").missing == "pool/ holds no metrics.jsonl or eval.jsonl"
+    assert demo.gates["all"]["n"] == 150 and demo.plan["extras"] == ["entropy-only", "random-example"]
+    assert demo.rules["a"] == "rule a as demo.json states it." and demo.base["source"] == "shipped"
+    assert demo.selection["by_gap"]["var_rank"] == 2
+    entropy = demo.runs_of("entropy-only")  # an extra the plan names, run once with the first seed, never listed
+    assert [(r.name, r.seed, r.log, r.missing) for r in entropy] == [
+        ("entropy-only-s0", 0, None, "planned, not in demo.json's runs")]
+
+
+def test_a_demo_stopped_early_names_the_seeds_it_did_not_run(tmp_path):
+    root = write_demo(tmp_path)
+    manifest = read_manifest(root)
+    manifest["runs"] = [r for r in manifest["runs"] if r["seed"] != 2]
+    manifest["complete"] = False
+    write_manifest(root, manifest)
+    runs = load_demo(root).runs_of("one-shot")
+    assert [(r.name, r.seed, r.log is None) for r in runs] == [("pi1-s0", 0, False), ("pi1-s1", 1, False),
+                                                               ("one-shot-s2", 2, True)]
+    assert runs[2].missing == "planned, not in demo.json's runs (the demo did not finish)"
+
+
 def test_the_kind_of_a_folder(tmp_path):
     write_demo(tmp_path / "demo")
-    assert [detect_kind(tmp_path / "demo"), detect_kind(tmp_path / "demo" / "pi1")] == ["demo", "train"]
+    assert [detect_kind(tmp_path / "demo"), detect_kind(tmp_path / "demo" / "pi1-s0")] == ["demo", "train"]
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "summary.json").write_text(json.dumps({"model": "m", "benchmarks": {
         "gsm8k": {"n": 4, "k": 2, "strict": 0.25, "lenient": 0.5}}}))
@@ -159,3 +190,50 @@ def test_a_config_that_is_not_utf8_is_one_clear_error(tmp_path):
     (tmp_path / "run" / "config.yaml").write_bytes(b"model: \xff\n")
     with pytest.raises(CommandError, match="config.yaml: cannot read it as UTF-8 text"):
         load_run(tmp_path / "run")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"format": 3}, "demo.json format: 3 is newer than this oneshot-rlvr reads (1 or 2)"),
+    ({"format": "2"}, "demo.json format: must be a whole number (1 or 2)"),
+    ({"world": 5}, "demo.json world: must be text"),
+    ({"estimate_seconds": -1}, "demo.json estimate_seconds: must be a number of seconds ≥ 0"),
+    ({"complete": "yes"}, "demo.json complete: must be true or false"),
+    ({"categories": ["mul", 2]}, "demo.json categories: must be a list of names"),
+    ({"gates": []}, "demo.json gates: must be an object"),
+    ({"gates.all.greedy": 2}, "demo.json gates.all.greedy: must be a rate within 0..1 or null"),
+    ({"gates.all.pass@8": "x"}, "demo.json gates.all.pass@8: must be a rate within 0..1 or null"),
+    ({"gates.families.mul.n": -1}, "demo.json gates.families.mul.n: must be a whole number from 0"),
+    ({"gates.all.forced_minus_greedy": BIG}, "demo.json gates.all.forced_minus_greedy: must be a difference of rates"),
+    ({"gates.targets": [{"met": "yes"}]}, "demo.json gates.targets[0].met: must be true or false"),
+    ({"gates.targets": [{"values": {"mul": "x"}}]}, "demo.json gates.targets[0].values: must be {family: a number"),
+    ({"plan.seeds": [0, 0]}, "demo.json plan.seeds: must be a list of distinct whole numbers ≥ 0"),
+    ({"plan.seeds": "0"}, "demo.json plan.seeds: must be a list of distinct whole numbers ≥ 0"),
+    ({"plan.steps": 1.5}, "demo.json plan.steps: must be a whole number from 0"),
+    ({"plan.roles": ["one-shot", None]}, "demo.json plan.roles: must be a list of role names"),
+    ({"rules": {"a": 1}}, "demo.json rules: must be {claim: its rule as text}"),
+    ({"selection.top": [{"history": [2]}]}, "demo.json selection.top[0].history: must be a list of accuracies"),
+    ({"selection.top": ["x"]}, "demo.json selection.top[0]: must be an object"),
+    ({"selection.pi1.with_skill": "x"}, "demo.json selection.pi1.with_skill: must be a rate within 0..1 or null"),
+    ({"selection.by_gap.var_rank": 0}, "demo.json selection.by_gap.var_rank: must be a whole number from 1"),
+    ({"selection.pool_examples": {"mul-17": {"skill_share": 9}}},
+     "demo.json selection.pool_examples.mul-17.skill_share: must be a rate"),
+    ({"base.sha256": {"model.safetensors": 1}}, "demo.json base.sha256: must be {file: hex digest}"),
+    ({"base.parameters": "many"}, "demo.json base.parameters: must be a whole number"),
+    ({"runs.1.seed": None}, "demo.json runs[1].seed: must be a whole number ≥ 0"),
+    ({"runs.1.seed": "0"}, "demo.json runs[1].seed: must be a whole number ≥ 0"),
+    ({"runs.2.seed": 0, "runs.2.role": "one-shot"}, "demo.json runs[2]: a second one-shot run with seed 0 (pi1-s0 is"),
+])
+def test_a_format_2_manifest_with_a_field_of_the_wrong_shape_is_one_clear_error(tmp_path, change, message):
+    root = write_demo(tmp_path)
+    manifest = read_manifest(root)
+    for path, value in change.items():  # "gates.all.greedy": a field inside the manifest
+        *parents, key = path.split(".")
+        target = manifest
+        for parent in parents:
+            target = target[int(parent)] if isinstance(target, list) else target[parent]
+        target[key] = value
+    write_manifest(root, manifest)
+    with pytest.raises(CommandError) as raised:
+        load_demo(root)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+    assert str(raised.value).endswith("the file is damaged") or "update oneshot-rlvr" in str(raised.value)

@@ -5,7 +5,9 @@ then ``os.replace``. matplotlib is imported inside the functions (``oneshot-rlvr
 draws on the Agg canvas through ``Figure`` directly, not pyplot: no display, no global figure state. The
 PNG carries no software/version text, so the same numbers give the same file on the same matplotlib.
 
-An interval bar is ``(rate, low, high, n)``: a share, its 95% Wilson interval and its sample size.
+An interval bar is ``(rate, low, high, n)``: a share, its 95% Wilson interval and its sample size (over a
+demo's seeds: their mean and min–max range, n per seed). A seed band is a role's mean over its seeds at each
+step with the min–max range shaded.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .demo_findings import seed_count, seed_name
 from .findings import SATURATION_ACCURACY, SATURATION_WINDOW, moving_average, saturation_step
 
 Points = Sequence[tuple[float, float]]  # (step, value)
 IntervalBar = tuple[float, float, float, int]  # (rate, low, high, n)
 
 RAW_COLOR, AVERAGE_COLOR, STRICT_COLOR, LENIENT_COLOR = "#9ecae1", "#08519c", "#e6550d", "#31a354"
+DASHES = ("--", "-.", ":", (0, (5, 1, 1, 1)))  # one per seed's saturation line
 
 
 def _figure(rows: int = 1, width: float = 8.0, height: float = 4.5):
@@ -109,7 +113,8 @@ def interval_bars(path: Path, *, groups: Sequence[str], series: Mapping[str, Seq
         xs = [group + (index - (len(series) - 1) / 2) * width for group, bar in enumerate(bars) if bar is not None]
         shown = [bar for bar in bars if bar is not None]
         heights = [bar[0] for bar in shown]
-        errors = [[bar[0] - bar[1] for bar in shown], [bar[2] - bar[0] for bar in shown]]
+        # clamped at 0: a mean over equal seeds can sit a rounding error outside its own min–max range
+        errors = [[max(0.0, bar[0] - bar[1]) for bar in shown], [max(0.0, bar[2] - bar[0]) for bar in shown]]
         axes.bar(xs, heights, width=width, yerr=errors, capsize=3, label=label)
     labels = []
     for position, group in enumerate(groups):
@@ -122,12 +127,33 @@ def interval_bars(path: Path, *, groups: Sequence[str], series: Mapping[str, Seq
     return _save(figure, path)
 
 
-def runs_held_out(path: Path, *, series: Mapping[str, Points], title: str, emphasized: str | None = None) -> Path:
-    """Held-out accuracy per step, one line per run; the ``emphasized`` run's line drawn thicker."""
+def seed_band(per_seed: Sequence[Points]) -> list[tuple[float, float, float, float]]:
+    """(step, mean, min, max) over the seeds that logged each step."""
+    values: dict[float, list[float]] = {}
+    for points in per_seed:
+        for step, value in points:
+            values.setdefault(step, []).append(value)
+    return [(step, sum(v) / len(v), min(v), max(v)) for step, v in sorted(values.items())]
+
+
+def seed_bands(path: Path, *, series: Mapping[str, Sequence[Points]], ylabel: str, title: str,
+               marks: Sequence[tuple[float, str]] = (), threshold: float | None = None) -> Path:
+    """One line per ``series`` label: the mean over its seeds (one list of points per seed) at each step, the
+    min–max band shaded; a label with one seed is a plain line. ``marks``: dashed vertical lines (step, legend
+    label); ``threshold``: a dotted horizontal line."""
     figure, (axes,) = _figure()
-    for label, points in series.items():
-        axes.plot(*_unzip(points), marker="o", label=label, linewidth=3 if label == emphasized else 1.5)
-    axes.set(xlabel="step", ylabel="held-out accuracy, lenient (pooled)", ylim=(-0.02, 1.02), title=title)
+    for index, (label, per_seed) in enumerate(series.items()):
+        band = seed_band(per_seed)
+        steps = [b[0] for b in band]
+        color = f"C{index % 10}"
+        axes.plot(steps, [b[1] for b in band], color=color, marker="o" if len(steps) <= 30 else None, label=label)
+        if len(per_seed) > 1:
+            axes.fill_between(steps, [b[2] for b in band], [b[3] for b in band], color=color, alpha=0.2, linewidth=0)
+    for index, (step, label) in enumerate(marks):
+        axes.axvline(step, color="grey", linestyle=DASHES[index % len(DASHES)], linewidth=1, label=label)
+    if threshold is not None:
+        axes.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+    axes.set(xlabel="step", ylabel=ylabel, ylim=(-0.02, 1.02), title=title)
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize="small")
     return _save(figure, path)
@@ -204,37 +230,76 @@ def charts_for_eval(run, plots_dir: Path) -> list[tuple[str, str]]:
                                    f"the gap is format, not reasoning")]
 
 
+def _role_label(role: str, runs) -> str:
+    return role if len(runs) == 1 else f"{role} ({seed_count(len(runs))})"
+
+
+def _seed_bar(shares) -> IntervalBar | None:
+    """One seed: its rate with the 95% Wilson interval; several: the mean with the min–max range."""
+    if len(shares) < 2:
+        return _bar(shares[0]) if shares else None
+    rates = [p.rate for p in shares]
+    return (sum(rates) / len(rates), min(rates), max(rates), shares[0].n)
+
+
 def charts_for_demo(demo, plots_dir: Path) -> list[tuple[str, str]]:
-    """The one-shot run's charts, then per-category, strict/lenient and held-out curves over all runs present."""
-    one_shot = demo.run("one-shot")
-    charts = []
-    if one_shot and one_shot.log:
-        charts = charts_for_run(one_shot.log, plots_dir, one_shot.label, per_benchmark=False)
-    present = [r for r in demo.runs if r.log is not None and r.log.evaluations]
-    if not present:
+    """A demo's charts (``runlogs.Demo``), each over the seeds: the 1-shot runs' training accuracy with each
+    seed's saturation step, held-out accuracy and skill share per role, and the per-category bars."""
+    by_role = {role: [r for r in demo.runs_of(role) if r.log is not None and r.log.evaluations]
+               for role in demo.roles()}
+    by_role = {role: runs for role, runs in by_role.items() if runs}
+    charts = _one_shot_training(demo, plots_dir)
+    if not by_role:
         return charts
-    categories = list(dict.fromkeys([*demo.categories, *(n for r in present for n in r.log.evaluations[-1].scores)]))
-    series = {}
-    if any(run is one_shot for run in present):
-        base = one_shot.log.evaluations[0]
-        series[f"base (step {base.step})"] = [_bar(base.scores[c].proportion("lenient")) if c in base.scores else None
-                                              for c in categories]
-    for run in present:
-        final = run.log.evaluations[-1]
-        series[f"{run.name} (step {final.step})"] = [
-            _bar(final.scores[c].proportion("lenient")) if c in final.scores else None for c in categories]
-    interval_bars(plots_dir / "categories.png", groups=categories, series=series, marked=demo.pi1_category,
-                  ylabel="held-out accuracy, lenient", title="per category: base and each run's final evaluation")
-    charts.append(("categories.png", "lenient accuracy per category: base (step 0 of the one-shot run) and each run's "
-                                     "final evaluation, 95% Wilson intervals; π1's category marked"))
-    finals = {r.name: r.log.evaluations[-1] for r in present}
-    interval_bars(plots_dir / "strict_lenient.png", groups=list(finals), ylabel="held-out accuracy (pooled)",
-                  series={key: [_bar(e.pooled(key)) for e in finals.values()] for key in ("strict", "lenient")},
-                  title="final strict against lenient accuracy per run (95% Wilson intervals)")
-    charts.append(("strict_lenient.png", "final strict (boxed answer) against lenient accuracy per run, pooled: "
-                                         "the gap is format, not reasoning"))
-    runs_held_out(plots_dir / "runs_heldout.png", series={r.label: _held_out(r.log, "lenient") for r in present},
-                  title="held-out accuracy per step: 1-shot against the controls",
-                  emphasized=one_shot.label if one_shot else None)
-    charts.append(("runs_heldout.png", "pooled lenient held-out accuracy per step, one line per run"))
+    labels = {role: _role_label(role, runs) for role, runs in by_role.items()}
+    seed_bands(plots_dir / "runs_heldout.png", ylabel="held-out accuracy, lenient (pooled)",
+               series={labels[role]: [_held_out(r.log, "lenient") for r in runs] for role, runs in by_role.items()},
+               title="held-out accuracy per step: 1-shot against the controls")
+    charts.append(("runs_heldout.png", "pooled lenient held-out accuracy per step, per role: the mean over its seeds, "
+                                       "the min–max band shaded (one seed: a plain line)"))
+    reflection = {labels[role]: [_held_out(r.log, "reflection_rate") for r in runs] for role, runs in by_role.items()}
+    reflection = {label: per_seed for label, per_seed in reflection.items() if any(per_seed)}  # logged at all
+    if reflection:
+        seed_bands(plots_dir / "skill_share.png", series=reflection, ylabel="share of held-out responses",
+                   title="skill share (responses that recheck) per step")
+        charts.append(("skill_share.png", "skill share per step: the held-out responses using the skill (reflection "
+                                          "rate), per role, mean over its seeds with the min–max band"))
+    charts.append(_category_bars(demo, by_role, labels, plots_dir))
     return charts
+
+
+def _one_shot_training(demo, plots_dir: Path) -> list[tuple[str, str]]:
+    runs = [r for r in demo.runs_of("one-shot") if r.log is not None and r.log.series("train_accuracy")]
+    if not runs:
+        return []
+    accuracy = [r.log.series("train_accuracy") for r in runs]
+    steps = [(r.seed, saturation_step(points)) for r, points in zip(runs, accuracy)]
+    marks = [(step, f"{seed_name(seed)}: saturation at step {step}") for seed, step in steps if step is not None]
+    seed_bands(plots_dir / "training_curve.png", marks=marks, threshold=SATURATION_ACCURACY, ylabel="accuracy",
+               series={f"training accuracy ({seed_count(len(runs))})": accuracy,
+                       f"{SATURATION_WINDOW}-step moving average": [moving_average(points) for points in accuracy]},
+               title="1-shot RLVR on π1: training accuracy per step")
+    reached = ", ".join(f"{seed_name(seed)} {'not reached' if step is None else f'step {step}'}"
+                        for seed, step in steps)
+    return [("training_curve.png", f"1-shot runs: training accuracy per step and its {SATURATION_WINDOW}-step moving "
+                                   f"average, mean over the seeds with the min–max band; dashed: each seed's "
+                                   f"saturation (moving average ≥ {SATURATION_ACCURACY:.0%}): {reached}")]
+
+
+def _category_bars(demo, by_role, labels, plots_dir: Path) -> tuple[str, str]:
+    finals = {role: [r.log.evaluations[-1] for r in runs] for role, runs in by_role.items()}
+    categories = list(dict.fromkeys([*demo.categories, *(n for es in finals.values() for e in es for n in e.scores)]))
+
+    def bars(evaluations):
+        return [_seed_bar([e.scores[c].proportion("lenient") for e in evaluations if c in e.scores])
+                for c in categories]
+
+    series = {}
+    if "one-shot" in by_role:
+        series["base (step 0 of the 1-shot runs)"] = bars([r.log.evaluations[0] for r in by_role["one-shot"]])
+    series.update({labels[role]: bars(evaluations) for role, evaluations in finals.items()})
+    interval_bars(plots_dir / "categories.png", groups=categories, series=series, marked=demo.pi1_category,
+                  ylabel="held-out accuracy, lenient", title="per category: base and each role's final evaluation")
+    return ("categories.png", "lenient accuracy per category: base (step 0 of the one-shot runs) and each role's final "
+                              "evaluation; one seed: 95% Wilson interval, several: their mean with the min–max range; "
+                              "π1's category marked")

@@ -4,28 +4,29 @@ for the findings (``findings.py``), the report (``report.py``) and its charts (`
     train run   metrics.jsonl (one record per optimizer step), eval.jsonl (held-out evaluations by step),
                 config.yaml, history.json (example id → training accuracies)  → RunLog
     eval run    summary.json                                                 → EvalRunLog
-    demo        demo.json (the manifest) and the train run folders it names   → Demo (one DemoRun per run)
+    demo        demo.json (the manifest, docs/demo-manifest.md) and the train   → Demo (one DemoRun per run:
+                run folders it names                                            one per role and seed)
 
 A held-out evaluation's rates become counts with ``Score.proportion``: correct = round(rate × n × k) of
 n × k graded responses (n problems, k samples each). Damaged or foreign files raise ``CommandError`` (one
 line: which file, which line, what to do); a log whose last line a killed run left half-written loses that line.
 Numbers the report computes with must be finite and in range (rates 0..1; n, k, steps whole, at most 2^63 − 1);
-text must be valid Unicode (no lone surrogates).
+text must be valid Unicode (no lone surrogates): ``fieldchecks.py``; the manifest's fields: ``demo_manifest.py``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .cliutil import CommandError
+from .demo_manifest import check_manifest
+from .fieldchecks import check_text, expect, finite, is_rate, is_whole, read_json, read_text
 from .metrics import Proportion
 
 RATE_KEYS = ("strict", "lenient", "boxed_rate", "reflection_rate")
-MAX_WHOLE = 2**63 - 1  # steps, n and k: whole numbers that fit in 64 bits
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class RunLog:
 
     def series(self, key: str) -> list[tuple[int, float]]:
         """The steps that logged ``key`` as a finite number; others (a string, NaN, an overflow) are left out."""
-        return [(int(s["step"]), float(s[key])) for s in self.steps if _finite(s.get(key))]
+        return [(int(s["step"]), float(s[key])) for s in self.steps if finite(s.get(key))]
 
 
 @dataclass(frozen=True)
@@ -92,89 +93,76 @@ class DemoRun:
     examples: str | None
     log: RunLog | None
     missing: str | None  # why there is no log
+    seed: int | None = None  # the seed the run trained with; None in format-1 demos
+
+
+def seed_order(run: DemoRun) -> tuple[bool, int]:
+    """Runs without a seed (format 1) first, then by seed."""
+    return (run.seed is not None, run.seed or 0)
 
 
 @dataclass(frozen=True)
 class Demo:
+    """A demo's manifest (checked by ``demo_manifest.check_manifest``) and its runs, one per role and seed."""
+
     path: Path
     manifest: Mapping
     runs: tuple[DemoRun, ...]
     categories: tuple[str, ...]
     pi1_category: str | None
+    format: int = 1
+
+    def runs_of(self, role: str) -> tuple[DemoRun, ...]:
+        """The runs of ``role`` by seed, those without a log included (their ``missing`` says why)."""
+        return tuple(sorted((r for r in self.runs if r.role == role), key=seed_order))
 
     def run(self, role: str) -> DemoRun | None:
-        return next((r for r in self.runs if r.role == role), None)
+        """The first run of ``role`` (its lowest seed), or None."""
+        return next(iter(self.runs_of(role)), None)
 
+    def roles(self) -> tuple[str, ...]:
+        """Every role that has a run, the one-shot role first, then as the manifest lists them."""
+        listed = dict.fromkeys(r.role for r in self.runs)
+        return tuple(sorted(listed, key=lambda role: role != "one-shot"))
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CommandError(f"{path}: cannot read it as UTF-8 text ({error}); check the file") from None
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The plan's seeds; without a plan, the seeds the runs name (none in format 1)."""
+        planned = self.plan.get("seeds")
+        if planned:
+            return tuple(int(s) for s in planned)
+        return tuple(sorted({r.seed for r in self.runs if r.seed is not None}))
 
+    @property
+    def gates(self) -> Mapping | None:
+        """The base model's gates (``toy.gates.measure_gates``), or None when the demo measured none."""
+        return self.manifest.get("gates") or None
 
-def _read_json(path: Path):
-    try:
-        value = json.loads(_read_text(path))
-    except json.JSONDecodeError as error:
-        raise CommandError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file is damaged") from None
-    _check_text(value, str(path))
-    return value
+    @property
+    def plan(self) -> Mapping:
+        return self.manifest.get("plan") or {}
 
+    @property
+    def rules(self) -> Mapping[str, str]:
+        """Each claim's decision rule as the demo wrote it before the runs (empty in format 1)."""
+        return self.manifest.get("rules") or {}
 
-def _check_text(value, where: str) -> None:
-    """Refuse a string (key or value) that is not valid Unicode: a lone surrogate, as JSON's \\ud800 gives."""
-    stack = [(value, "")]
-    while stack:
-        item, field = stack.pop()
-        if isinstance(item, str) and not _is_unicode(item):
-            raise CommandError(f"{where}{f' field {field}' if field else ''}: text is not valid Unicode "
-                               f"(a lone surrogate); the file is damaged")
-        if isinstance(item, (dict, list)):
-            for key, child in item.items() if isinstance(item, dict) else enumerate(item):
-                name = str(key) if not isinstance(key, str) or _is_unicode(key) else ascii(key)
-                stack += [(key, f"{field} (a key)" if field else "(a key)"),
-                          (child, f"{field}.{name}" if field else name)]
+    @property
+    def selection(self) -> Mapping:
+        return self.manifest.get("selection") or {}
 
+    @property
+    def world(self) -> str | None:
+        return self.manifest.get("world")
 
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _finite(value) -> bool:
-    """A JSON number that is a finite float: not a bool, NaN, ±Infinity or an integer too large for a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _is_rate(value) -> bool:
-    return _finite(value) and 0 <= value <= 1
-
-
-def _is_whole(value, low: int) -> bool:
-    """A whole number (4 or 4.0) from ``low`` to ``MAX_WHOLE``."""
-    if isinstance(value, float):
-        return _finite(value) and value.is_integer() and low <= value <= MAX_WHOLE
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_WHOLE
-
-
-def _expect(ok: bool, where: str, what: str) -> None:
-    """A field a run's file may hold: absent, or of the shape the report prints."""
-    if not ok:
-        raise CommandError(f"{where}: must be {what}; the file is damaged")
+    @property
+    def base(self) -> Mapping:
+        return self.manifest.get("base") or {}
 
 
 def _read_jsonl(path: Path, required: Sequence[str]) -> list[dict]:
     """The records of a log of ``oneshot-rlvr train``; each has ``required`` keys, ``step`` among them."""
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.splitlines()
     if lines and not text.endswith("\n"):  # a run killed mid-write leaves a cut last line: not a record yet
         try:
@@ -192,9 +180,9 @@ def _read_jsonl(path: Path, required: Sequence[str]) -> list[dict]:
         missing = [k for k in required if not isinstance(record, dict) or k not in record]
         if missing:
             raise CommandError(f"{path}:{number}: missing {', '.join(missing)}; not a log of `oneshot-rlvr train`")
-        if not isinstance(record["step"], int) or not _is_whole(record["step"], 0):
+        if not isinstance(record["step"], int) or not is_whole(record["step"], 0):
             raise CommandError(f"{path}:{number}: step must be a whole number from 0 to 2^63 − 1; the file is damaged")
-        _check_text(record, f"{path}:{number}")
+        check_text(record, f"{path}:{number}")
         records.append(record)
     return records
 
@@ -208,11 +196,11 @@ def _score(raw, where: str, k=1) -> Score:
         raise CommandError(f"{where}: missing {', '.join(missing)} (n, strict and lenient are required); "
                            f"the file is damaged")
     for key, value in (("n", raw["n"]), ("k", k)):
-        _expect(_is_whole(value, 1), f"{where} {key}", "a whole number from 1 to 2^63 − 1")
+        expect(is_whole(value, 1), f"{where} {key}", "a whole number from 1 to 2^63 − 1")
     for key in RATE_KEYS:
-        _expect(raw.get(key) is None or _is_rate(raw[key]), f"{where} {key}", "a rate within 0..1")
+        expect(raw.get(key) is None or is_rate(raw[key]), f"{where} {key}", "a rate within 0..1")
     length = raw.get("mean_length")
-    _expect(length is None or _finite(length) and length >= 0, f"{where} mean_length", "a number ≥ 0")
+    expect(length is None or finite(length) and length >= 0, f"{where} mean_length", "a number ≥ 0")
     return Score(n=int(raw["n"]), k=int(k), mean_length=None if length is None else float(length),
                  **{key: None if raw.get(key) is None else float(raw[key]) for key in RATE_KEYS})
 
@@ -238,15 +226,15 @@ def load_run(run_dir: str | Path) -> RunLog:
     config = {}
     if (path / "config.yaml").is_file():
         try:
-            config = yaml.safe_load(_read_text(path / "config.yaml")) or {}
+            config = yaml.safe_load(read_text(path / "config.yaml")) or {}
         except yaml.YAMLError as error:  # its str() spans lines: keep the problem and where
             mark = getattr(error, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
             raise CommandError(f"{path / 'config.yaml'}{where}: not valid YAML "
                                f"({getattr(error, 'problem', None) or error}); the file is damaged") from None
-        _check_text(config, str(path / "config.yaml"))
-    history = _read_json(path / "history.json") if (path / "history.json").is_file() else {}
-    if not isinstance(history, dict) or not all(isinstance(v, list) and all(map(_is_rate, v))
+        check_text(config, str(path / "config.yaml"))
+    history = read_json(path / "history.json") if (path / "history.json").is_file() else {}
+    if not isinstance(history, dict) or not all(isinstance(v, list) and all(map(is_rate, v))
                                                 for v in history.values()):
         raise CommandError(f"{path / 'history.json'}: not {{example id: [accuracies within 0..1]}}; "
                            f"the file is damaged")
@@ -259,7 +247,7 @@ def load_run(run_dir: str | Path) -> RunLog:
 def load_eval_run(run_dir: str | Path) -> EvalRunLog:
     """An eval run folder (summary.json of ``oneshot-rlvr eval``)."""
     path = Path(run_dir) / "summary.json"
-    summary = _read_json(path)
+    summary = read_json(path)
     if not isinstance(summary, dict) or not isinstance(summary.get("benchmarks"), dict) or not summary["benchmarks"]:
         raise CommandError(f"{path}: no 'benchmarks'; not a summary of `oneshot-rlvr eval`")
     scores = {name: _score(raw, f"{path} benchmark {name}", raw.get("k", 1) if isinstance(raw, dict) else 1)
@@ -267,40 +255,28 @@ def load_eval_run(run_dir: str | Path) -> EvalRunLog:
     for name, raw in summary["benchmarks"].items():
         where = f"{path} benchmark {name}"
         for key in ("maj@k", "truncated_rate"):
-            _expect(raw.get(key) is None or _is_rate(raw[key]), f"{where} {key}", "a rate within 0..1")
+            expect(raw.get(key) is None or is_rate(raw[key]), f"{where} {key}", "a rate within 0..1")
         passes = raw.get("pass@k")
-        _expect(passes is None or isinstance(passes, dict) and all(_is_rate(v) for v in passes.values()),
-                f"{where} pass@k", "{k: rate within 0..1}")
-    _expect(summary.get("paper6_mean") is None or _is_rate(summary["paper6_mean"]), f"{path} paper6_mean",
-            "a rate within 0..1")
-    _expect(isinstance(summary.get("config") or {}, dict), f"{path} config", "an object")
+        expect(passes is None or isinstance(passes, dict) and all(is_rate(v) for v in passes.values()),
+               f"{where} pass@k", "{k: rate within 0..1}")
+    expect(summary.get("paper6_mean") is None or is_rate(summary["paper6_mean"]), f"{path} paper6_mean",
+           "a rate within 0..1")
+    expect(isinstance(summary.get("config") or {}, dict), f"{path} config", "an object")
     return EvalRunLog(Path(run_dir), summary.get("model"), summary.get("config") or {}, Evaluation(None, scores),
                       summary)
 
 
 def load_demo(demo_dir: str | Path) -> Demo:
-    """A demo folder: demo.json and the train run folders it names (each may be missing: skipped)."""
+    """A demo folder: demo.json and the train run folders it names (each may be missing: skipped or not run).
+    A run the plan names (role and seed) that demo.json does not list is a DemoRun without a log."""
     path = Path(demo_dir)
-    manifest = _read_json(path / "demo.json")
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), list):
-        raise CommandError(f"{path / 'demo.json'}: no 'runs' list; not a manifest of `oneshot-rlvr demo`")
     where = path / "demo.json"
-    for key in ("selection", "base", "seconds"):
-        _expect(isinstance(manifest.get(key) or {}, dict), f"{where} {key}", "an object")
-    selection = manifest.get("selection") or {}
-    _expect(isinstance(selection.get("pi1") or {}, dict), f"{where} selection.pi1", "an object")
-    _expect(isinstance(selection.get("top") or [], list), f"{where} selection.top", "a list")
-    _expect(isinstance((manifest.get("base") or {}).get("corpus") or {}, dict), f"{where} base.corpus", "an object")
-    _expect(all(_finite(v) and v >= 0 for v in (manifest.get("seconds") or {}).values()), f"{where} seconds",
-            "{stage: seconds ≥ 0}")
-    _expect(isinstance(manifest.get("categories") or [], list), f"{where} categories", "a list of names")
-    _expect(isinstance(manifest.get("skipped") or [], list), f"{where} skipped", "a list")
+    manifest = read_json(where)
+    fmt = check_manifest(manifest, str(where))
     skipped = {str(s.get("name")): str(s.get("why", "no reason given")) for s in manifest.get("skipped") or []
                if isinstance(s, dict)}
     runs = []
-    for index, entry in enumerate(manifest["runs"], start=1):
-        if not isinstance(entry, dict) or "name" not in entry:
-            raise CommandError(f"{path / 'demo.json'}: run {index} has no 'name'; the manifest is damaged")
+    for entry in manifest["runs"]:
         name = str(entry["name"])
         folder = path / str(entry.get("dir", name))
         log, missing = None, None
@@ -310,15 +286,30 @@ def load_demo(demo_dir: str | Path) -> Demo:
             log = load_run(folder)
         else:
             missing = f"{entry.get('dir', name)}/ holds no metrics.jsonl or eval.jsonl"
+        seed = None if entry.get("seed") is None else int(entry["seed"])
         runs.append(DemoRun(name, str(entry.get("label") or name), str(entry.get("role", name)), entry.get("reward"),
-                            None if entry.get("examples") is None else str(entry["examples"]), log, missing))
+                            None if entry.get("examples") is None else str(entry["examples"]), log, missing, seed))
     listed = {r.name for r in runs}
     runs += [DemoRun(name, name, name, None, None, None, f"skipped: {why}") for name, why in skipped.items()
              if name not in listed]
-    one_shot = next((e for e in manifest["runs"] if isinstance(e, dict) and e.get("role") == "one-shot"), {})
+    runs += _planned_not_listed(manifest, {(r.role, r.seed) for r in runs})
+    selection = manifest.get("selection") or {}
+    one_shot = next((e for e in manifest["runs"] if e.get("role") == "one-shot"), {})
     category = (selection.get("pi1") or {}).get("category")
-    return Demo(path, manifest, tuple(runs), tuple(str(c) for c in manifest.get("categories") or ()),
-                category or one_shot.get("example_category"))
+    return Demo(path, manifest, tuple(runs), tuple(manifest.get("categories") or ()),
+                category or one_shot.get("example_category"), fmt)
+
+
+def _planned_not_listed(manifest: Mapping, listed: set) -> list[DemoRun]:
+    """The plan's runs (each role once per seed, each extra once with the first seed) that demo.json does not
+    list: a demo stopped before them. They are named so that the findings can say which seeds are missing."""
+    plan = manifest.get("plan") or {}
+    seeds = [int(s) for s in plan.get("seeds") or ()]
+    planned = [(role, seed) for role in plan.get("roles") or () for seed in seeds]
+    planned += [(role, seeds[0]) for role in plan.get("extras") or () if seeds]
+    why = "planned, not in demo.json's runs" + ("" if manifest.get("complete") else " (the demo did not finish)")
+    return [DemoRun(f"{role}-s{seed}", role, role, None, None, None, why, seed)
+            for role, seed in planned if (role, seed) not in listed]
 
 
 def detect_kind(run_dir: str | Path) -> str:
