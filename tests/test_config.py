@@ -51,14 +51,14 @@ DIFFERENCES = {
     },
 }
 TOY = {
-    "template": "toy", "eval_template": "toy", "prompts_per_step": 4, "micro_batch_size": 32, "learning_rate": 2e-05,
-    "max_prompt_tokens": 96, "max_response_tokens": 256, "steps": 50, "save_every": 0, "eval_every": 10,
+    "template": "toy", "eval_template": "toy", "prompts_per_step": 2, "micro_batch_size": 16, "learning_rate": 4e-05,
+    "max_prompt_tokens": 96, "max_response_tokens": 256, "steps": 80, "save_every": 0, "eval_every": 10,
     "eval_benchmarks": ("addsub", "mul", "chain", "compare", "word"), "eval_data_dir": "runs/demo/world/benchmarks",
     "eval_max_tokens": 256, "dtype": "float32",
 }
 DIFFERENCES["toy-1shot.yaml"] = TOY
-DIFFERENCES["toy-ppo.yaml"] = {**TOY, "algorithm": "ppo", "prompts_per_step": 16, "rollouts": 2,
-                               "critic_learning_rate": 0.0002}
+DIFFERENCES["toy-ppo.yaml"] = {**TOY, "algorithm": "ppo", "prompts_per_step": 8, "rollouts": 2,
+                               "critic_learning_rate": 0.0004}
 
 ALL_RECIPES = sorted(p.name for p in RECIPES.glob("*.yaml"))
 

@@ -1,83 +1,64 @@
-"""The main job: the paper's pipeline and its comparisons in the toy world, offline on a CPU, in a budget.
+"""The main job: the paper's pipeline and its controls in the toy world, over seeds, offline on a CPU.
 
-    oneshot-rlvr demo [--out runs/demo] [--budget-minutes 15] [--seed 0]
+    oneshot-rlvr demo [--out runs/demo] [--world latent-skill] [--seed 0] [--seeds 3] [--steps N] [--quick]
+                      [--budget-minutes 15] [--jobs 2] [--rebuild-base]
 
 Stages (each the project's real code; only the model and the problems are the toy world's):
-1. **base**: pretrain the toy base model (``toy.model``; cached by its settings) and write the world:
-   ``world/benchmarks/FAMILY/test.jsonl`` (held-out, one benchmark per task family) and ``world/pool.jsonl``
-   (the RLVR pool, the toy DSR-sub);
-2. **pool**: GRPO on the whole pool, recording each example's accuracy history — this run is also the
-   paper's *full-set RLVR* comparison;
-3. **select**: rank the pool by historical variance (``select.rank_examples``, method ``var``) → π1;
-4. **1-shot**: GRPO on π1 alone, duplicated to fill the batch, long enough that its training accuracy
-   saturates and keeps going, with held-out evaluations every ``eval_every`` steps;
-5. **controls**, as the budget allows, in this order: format reward only and random reward (on π1), a
-   random pool example, entropy only (reward none: only the entropy and KL terms act);
-6. **report**: ``report.build_report`` → ``report.md`` and ``plots/``.
+1. **base**: the world's ready-made base (``toy.base``: shipped in the package, every file's sha256 checked),
+   or with ``--rebuild-base`` one pretrained afresh into the cache; copied to ``base/``;
+2. **world**: ``world/benchmarks/FAMILY/test.jsonl`` (held-out, one benchmark per task family) and
+   ``world/pool.jsonl`` (the RLVR pool, the toy DSR-sub);
+3. **gates** (beside the pool run): what the base does before any RL (``toy.gates``) on the held-out sets,
+   and each pool example's accuracy with and without the skill;
+4. **pool**: GRPO on the whole pool, recording each example's accuracy history — also the full-set run;
+5. **select**: the paper's historical-variance ranking → π1; beside it, the pool example the skill helps most;
+6. **runs**: 1-shot RLVR, format reward only and random reward on π1, once per seed; then the extras (entropy
+   only on π1, 1-shot on a random pool example) once, with the first seed;
+7. **report**: ``report.build_report``: the gates, the selection and each claim decided over the seeds.
 
-Departures from the paper, for a 2-core CPU: a few-million-parameter model; 4 prompts × 8 rollouts per
-step instead of 128 × 8; tens of steps instead of 2000; a larger learning rate (``TOY_RECIPE``); held-out
-evaluation greedy with 160 new tokens. The recipe's structure (reward, KL, entropy bonus, clipping, one
-optimizer step per rollout batch, temperature 0.6) is the paper's.
+The plan (runs, seeds, steps) is fixed by the arguments and written to ``demo.json`` with each claim's rule
+before any run; the budget only decides whether to start: the plan's time is estimated up front (from a
+speed probe of this machine) and a plan that will not fit is refused with the figure and ``--quick``.
+Runs go two at a time, one thread each (``demo_jobs``): the same numbers whatever ``--jobs`` is.
 
-Budget: each stage's cost is estimated from the steps already measured; a stage that does not fit is
-skipped and named in ``demo.json``; a run that overruns is stopped at the deadline. Output: ``demo.json``
-(the manifest the report reads: stages, seconds, selection, runs), one train-run folder per run, ``base/``
-(a copy of the base model), ``logs/`` (the trainers' own output) and the report.
+Departures from the paper, for a 2-core CPU: a 1.6M-parameter model; 2 prompt copies × 8 rollouts per step
+instead of 128 × 8; 80 steps instead of 2000; learning rate 4e-5 instead of 1e-6 (``TOY_RECIPE``); held-out
+evaluation greedy with 256 new tokens, every 10 steps. The recipe's structure (reward on the last box, k3 KL
+0.001, entropy bonus 0.001, clip 0.2, one optimizer step per rollout batch, temperature 0.6) is the paper's.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import math
+import os
 import random
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .cliutil import CommandError, check_output_dir, write_atomically
+from .cliutil import CommandError, check_output_dir, positive_int, write_atomically
+from .demo_jobs import TrainJob, run_jobs
+from .demo_plan import EXTRA_ROLES, QUICK, ROLES, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs, speed_probe
 
-HELP = "the offline demo: toy world → pool RLVR → select π1 → 1-shot RLVR + controls → report"
+HELP = "the offline demo: toy world → gates → pool RLVR → select π1 → 1-shot RLVR and controls over seeds → report"
+MANIFEST_FORMAT = 2
 
-TOY_RECIPE = {  # the paper recipe's structure at toy scale (recipes/toy-1shot.yaml holds the same values)
-    "template": "toy", "eval_template": "toy", "prompts_per_step": 4, "rollouts": 8, "micro_batch_size": 32,
-    "learning_rate": 2e-5, "lr_scheduler": "constant", "weight_decay": 0.01, "max_grad_norm": 1.0,
-    "temperature": 0.6, "max_prompt_tokens": 96, "max_response_tokens": 256, "kl_coef": 0.001,
-    "entropy_coef": 0.001, "clip_ratio": 0.2, "steps": 50, "save_every": 0, "eval_every": 10,
-    "eval_max_tokens": 256, "dtype": "float32",
-}
-POOL_STEPS = 30  # 30 pool problems / 4 per step: each sampled ~4 times (the history select ranks)
-CONTROLS = (  # name, role, reward, label — in the order the budget admits them
-    ("format-only", "format-only", "format", "format reward only (π1)"),
-    ("random-reward", "random-reward", "random", "random 0/1 reward (π1)"),
-    ("random-example", "random-example", "outcome", "1-shot on a random pool example"),
-    ("entropy-only", "entropy-only", "none", "entropy + KL only, no reward (π1)"),
-)
+POOL_SAMPLES = 16  # samples per pool example for its with / without skill accuracy
 
 
 @dataclass
 class Demo:
-    """The demo's state, written as demo.json after every stage (keys as the report reads them)."""
+    """The demo's state, written as demo.json after every stage (keys: docs/demo-manifest.md)."""
 
     out: Path
-    seed: int
-    budget_minutes: float
+    manifest: dict
     start: float = field(default_factory=time.monotonic)
-    manifest: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.manifest = {"seed": self.seed, "budget_minutes": self.budget_minutes, "seconds": {}, "base": {},
-                         "categories": [], "selection": {}, "runs": [], "skipped": [], "complete": False}
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
-
-    def left(self) -> float:
-        return self.budget_minutes * 60 - self.elapsed()
 
     def say(self, message: str) -> None:
         minutes, seconds = divmod(int(self.elapsed()), 60)
@@ -85,6 +66,10 @@ class Demo:
 
     def save(self) -> None:
         write_atomically(str(self.out / "demo.json"), [json.dumps(self.manifest, indent=2) + "\n"])
+
+    def finished(self, job, seconds: float) -> None:
+        self.manifest["seconds"][job.name] = round(seconds, 1)
+        self.save()
 
 
 # --- stages -------------------------------------------------------------------------------------------
@@ -103,173 +88,260 @@ def write_world(out: Path, held_out: dict, pool: list) -> tuple[Path, Path]:
     return bench, pool_file
 
 
-def _progress(demo: Demo, name: str, steps: int, deadline: float):
-    from transformers import TrainerCallback
+def load_base(world, rebuild: bool, say) -> tuple[Path, dict, str]:
+    """``(folder, base record, source)``: the shipped base (hashes checked) or a rebuilt one (cached)."""
+    from .toy.base import BaseError, build_base, rebuilt_dir, shipped_dir, verify_base
 
-    class Progress(TrainerCallback):
-        """A progress line every 10 steps; stops the run at the budget's deadline."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "reward" in logs and (state.global_step % 10 == 0 or state.global_step == 1):
-                accuracy = logs.get("rewards/accuracy/mean", float("nan"))
-                demo.say(f"{name}: step {state.global_step}/{steps}, training accuracy {accuracy:.2f}, "
-                         f"{logs.get('step_time', float('nan')):.1f} s/step")
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if time.monotonic() > deadline:
-                demo.say(f"{name}: budget reached, stopping at step {state.global_step}")
-                control.should_training_stop = True
-
-    return Progress()
+    if rebuild:
+        folder = rebuilt_dir(world)
+        say(f"base: pretraining a fresh {world.name} base into {folder} (the gates are measured after)")
+        build_base(world, folder, log=lambda line: say(f"base: {line}"))
+        source = "rebuilt"
+    else:
+        folder, source = shipped_dir(world.name), "shipped"
+    try:
+        return folder, verify_base(folder), source
+    except BaseError as error:
+        raise CommandError(str(error)) from None
 
 
-def run_one(demo: Demo, name: str, overrides: dict, deadline: float) -> dict:
-    """One training run under ``out/NAME`` (its trainer output in logs/NAME.log); returns its timing."""
-    from .config import load_recipe
-    from .train import run_training
+def measure_base(base: Path, held_out: dict, pool: list, settings) -> tuple[dict, dict]:
+    """The gate table on the held-out sets, and each pool example's with / without skill accuracy."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    recipe = load_recipe(None, {**TOY_RECIPE, **overrides})
-    folder = demo.out / name
-    shutil.rmtree(folder, ignore_errors=True)
-    (demo.out / "logs").mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    demo.say(f"{name}: {recipe.steps} steps of {recipe.prompts_per_step} prompts × {recipe.rollouts} rollouts "
-             f"(reward {recipe.reward}, examples {recipe.examples})")
-    with open(demo.out / "logs" / f"{name}.log", "w", encoding="utf-8") as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        run_training(recipe, folder, callbacks=[_progress(demo, name, recipe.steps, deadline)])
-    seconds = time.monotonic() - start
-    metrics, evaluations = folder / "metrics.jsonl", folder / "eval.jsonl"
-    steps = len(metrics.read_text(encoding="utf-8").splitlines()) if metrics.exists() else 0
-    evals = [json.loads(line) for line in evaluations.read_text(encoding="utf-8").splitlines()] if evaluations.exists() else []
-    if evals:
-        last = evals[-1]["benchmarks"]
-        pooled = sum(b["lenient"] * b["n"] for b in last.values()) / sum(b["n"] for b in last.values())
-        demo.say(f"{name}: done in {seconds:.0f} s; held-out lenient {pooled:.1%} at step {evals[-1]['step']}")
-    demo.manifest["seconds"][name] = round(seconds, 1)
-    return {"seconds": seconds, "steps": steps, "eval_seconds": sum(e.get("seconds", 0) for e in evals),
-            "evals": len(evals)}
+    from .toy.gates import measure_gates, measure_problems
+
+    torch.set_num_threads(1)  # the pool run has the other core
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    gates = measure_gates(model, tokenizer, held_out, settings)
+    records = measure_problems(model, tokenizer, pool, replace(settings, samples=POOL_SAMPLES))
+    return gates, {record.id: _skill_stats(record) for record in records}
 
 
-def _estimate(timing: dict, steps: int, evals: int) -> float:
-    """Seconds a run of ``steps`` with ``evals`` evaluations should take, from a measured run."""
-    per_step = (timing["seconds"] - timing["eval_seconds"]) / max(1, timing["steps"])
-    per_eval = timing["eval_seconds"] / max(1, timing["evals"])
-    return 15 + steps * per_step + evals * per_eval  # 15 s: loading the model and the trainer
+def _skill_stats(record) -> dict:
+    """One pool example's sampled accuracy with and without the skill (None where no sample is of that kind)."""
+    def share(flags: list[bool]) -> float | None:
+        return sum(flags) / len(flags) if flags else None
+
+    pairs = list(zip(record.sampled, record.sampled_skill))
+    return {"with_skill": share([right for right, used in pairs if used]),
+            "without_skill": share([right for right, used in pairs if not used]),
+            "skill_share": share(list(record.sampled_skill)), "forced": record.forced, "greedy": record.greedy,
+            "samples": len(record.sampled)}
 
 
-@dataclass(frozen=True)
-class DemoScale:
-    """How big the demo's world and runs are (defaults: the 15-minute demo on a 2-core CPU; tests shrink it)."""
-
-    one_shot_steps: int = TOY_RECIPE["steps"]
-    pool_steps: int = POOL_STEPS
-    held_out_per_level: int = 10  # 5 families × 3 levels × 10 = 150 held-out problems (n per category: 30)
-    pool_per_family: int = 6  # 30 pool problems
-    recipe: dict = field(default_factory=dict)  # overrides of TOY_RECIPE
-
-    def __post_init__(self) -> None:
-        from .toy.corpus import MAX_HELD_OUT_PER_LEVEL
-        from .toy.model import MAX_POOL_PER_FAMILY
-
-        if not (1 <= self.held_out_per_level <= MAX_HELD_OUT_PER_LEVEL and 1 <= self.pool_per_family <= MAX_POOL_PER_FAMILY):
-            raise ValueError(f"held_out_per_level must be 1..{MAX_HELD_OUT_PER_LEVEL} and pool_per_family "
-                             f"1..{MAX_POOL_PER_FAMILY} (larger sets would overlap the pretraining corpus)")
+def skill_gap(stats: dict) -> float | None:
+    """An example's accuracy with the skill minus without it, over its samples; None unless both kinds occur."""
+    if stats.get("with_skill") is None or stats.get("without_skill") is None:
+        return None
+    return stats["with_skill"] - stats["without_skill"]
 
 
-def run_demo(out: Path, budget_minutes: float, seed: int, scale: DemoScale = DemoScale(), knobs=None, spec=None) -> Path:
-    """The whole demo; returns the path of report.md."""
-    from .report import build_report
+def choose_examples(history: dict, pool: list, examples: dict) -> dict:
+    """The selection record: the var ranking's top, π1, and the pool example the skill helps most (largest
+    with − without gap over its samples; ties go to the better var rank)."""
     from .select import rank_examples
-    from .toy.corpus import CorpusKnobs, held_out_sets, training_pool
-    from .toy.model import ToyModelSpec, ensure_base
-    from .toy.tasks import FAMILIES
 
-    demo = Demo(out, seed, budget_minutes)
-    out.mkdir(parents=True, exist_ok=True)
-    deadline = demo.start + budget_minutes * 60 - 20  # 20 s kept for the report
-    knobs = knobs or CorpusKnobs(seed=seed)
-    spec = spec or ToyModelSpec(seed=seed)
-    one_shot_steps = scale.one_shot_steps
-
-    demo.say("base: pretraining the toy base model (cached after the first run)")
-    folder, record = ensure_base(knobs, spec, log=lambda line: demo.say(f"base: {line}"))
-    shutil.rmtree(out / "base", ignore_errors=True)
-    shutil.copytree(folder, out / "base")
-    demo.manifest["base"] = {"dir": "base", "parameters": record["parameters"], "corpus": record["knobs"],
-                             "spec": record["spec"], "pretrain_seconds": round(record["seconds"], 1)}
-    demo.manifest["seconds"]["base"] = round(demo.elapsed(), 1)
-    held_out, pool = held_out_sets(scale.held_out_per_level), training_pool(scale.pool_per_family)
-    bench, pool_file = write_world(out, held_out, pool)
-    categories = {p.id: p.family for p in pool}
-    demo.manifest["categories"] = list(FAMILIES)
-    demo.save()
-    common = {"model": str(out / "base"), "data": str(pool_file), "eval_data_dir": str(bench),
-              "eval_benchmarks": list(FAMILIES), "seed": seed, **scale.recipe}
-
-    pool_timing = run_one(demo, "pool", {**common, "examples": "all", "steps": scale.pool_steps}, deadline)
-    demo.manifest["runs"].append({"name": "pool", "label": "full-set RLVR on the pool (records the history)",
-                                  "dir": "pool", "role": "full-set", "reward": "outcome", "examples": "all",
-                                  "example_category": None})
-    history = json.loads((out / "pool" / "history.json").read_text())
     ranking = rank_examples(history, "var")
-    pi1 = next(p for p in pool if p.id == ranking[0][0])
-    demo.manifest["selection"] = {
-        "method": "var", "pool_run": "pool",
-        "top": [{"id": key, "score": score, "category": categories[key], "history": history[key]} for key, score in ranking[:5]],
-        "pi1": {"id": pi1.id, "problem": pi1.question, "answer": str(pi1.answer), "category": pi1.family}}
-    demo.say(f"select: π1 = {pi1.id} ({pi1.family}): {pi1.question} → {pi1.answer} (variance {ranking[0][1]:.3f})")
+    by_id = {p.id: p for p in pool}
+    var_rank = {key: index for index, (key, _) in enumerate(ranking, start=1)}
+
+    def described(example_id: str) -> dict:
+        problem, stats = by_id[example_id], examples.get(example_id, {})
+        return {"id": problem.id, "problem": problem.question, "answer": str(problem.answer),
+                "category": problem.family, **stats, "gap": skill_gap(stats), "var_rank": var_rank.get(example_id)}
+
+    gaps = {key: skill_gap(examples.get(key, {})) for key in var_rank}
+    measured = [key for key, value in gaps.items() if value is not None]
+    best_gap = max(measured, key=lambda key: (gaps[key], -var_rank[key])) if measured else None
+    return {"method": "var", "pool_run": "pool",
+            "top": [{"id": key, "score": score, "category": by_id[key].family, "history": history[key]}
+                    for key, score in ranking[:5]],
+            "pi1": described(ranking[0][0]), "by_gap": described(best_gap) if best_gap else None,
+            "pool_examples": examples}
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+DEMO_ENTRIES = ("demo.json", "report.md", "plots", "world", "base", "logs", "recipes")
+
+
+def clear_previous(out: Path) -> None:
+    """Remove what an earlier demo wrote into ``out`` (its fixed entries and the run folders its manifest names),
+    so that every run starts afresh; nothing else in ``out`` is touched."""
+    names = set(DEMO_ENTRIES)
+    try:
+        manifest = json.loads((out / "demo.json").read_text(encoding="utf-8"))
+        names |= {str(run.get("dir")) for run in manifest.get("runs", []) if isinstance(run, dict)}
+    except (OSError, ValueError, AttributeError):
+        pass
+    for name in names:
+        path = out / name
+        if "/" in name or name in ("", ".", "..") or not path.exists():
+            continue
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def run_demo(out: Path, plan: DemoPlan = DemoPlan(), *, seed: int = 0, budget_minutes: float = 15.0, jobs: int = 2,
+             rebuild_base: bool = False, world=None) -> Path:
+    """The whole demo; returns the path of report.md. ``world``: a ``toy.worlds.World`` (default: the plan's)."""
+    from transformers.utils import logging as transformers_logging
+
+    from .report import build_report
+    from .toy.corpus import held_out_sets, training_pool
+    from .toy.worlds import get_world
+
+    transformers_logging.disable_progress_bar()  # "Loading weights" bars: the demo prints its own progress
+    world = world or get_world(plan.world)
+    demo = Demo(out, {})
+    base, record, source = load_base(world, rebuild_base, demo.say)
+    estimate = check_budget(demo, plan, base, jobs, budget_minutes)  # before anything is written
+    clear_previous(out)
+    out.mkdir(parents=True, exist_ok=True)
+    demo.manifest = start_manifest(world, plan, seed, budget_minutes, estimate)
+    shutil.copytree(base, out / "base")
+    demo.manifest["base"] = {"dir": "base", "source": source, "sha256": record["files"],
+                             "parameters": record["parameters"], "corpus": record["build"]["knobs"],
+                             "spec": record["build"]["spec"], "recorded_gates_met": record["gates"]["met"]}
+    demo.manifest["seconds"]["base"] = round(demo.elapsed(), 1)
+    held_out, pool = held_out_sets(plan.held_out_per_level), training_pool(plan.pool_per_family)
+    bench, pool_file = write_world(out, held_out, pool)
+    common = {"model": str(out / "base"), "data": str(pool_file), "eval_data_dir": str(bench),
+              "eval_benchmarks": list(held_out)}
     demo.save()
 
-    evals = one_shot_steps // common.get("eval_every", TOY_RECIPE["eval_every"]) + 1
-    plan = [("pi1", "one-shot", "outcome", "1-shot RLVR on π1", pi1)]
-    others = [p for p in pool if p.id != pi1.id]
-    random_example = random.Random(seed).choice(others)
-    plan += [(name, role, reward, label, random_example if role == "random-example" else pi1)
-             for name, role, reward, label in CONTROLS]
-    timing = pool_timing
-    for name, role, reward, label, example in plan:
-        needed = _estimate(timing, one_shot_steps, evals)
-        if name != "pi1" and needed > deadline - time.monotonic():
-            demo.manifest["skipped"].append({"name": name, "why": f"budget: needs ~{needed:.0f} s, "
-                                                                  f"{max(0, deadline - time.monotonic()):.0f} s left"})
-            demo.say(f"{name}: skipped (needs ~{needed:.0f} s of the budget)")
-            continue
-        result = run_one(demo, name, {**common, "examples": example.id, "reward": reward, "steps": one_shot_steps}, deadline)
-        timing = result if name == "pi1" else timing
-        demo.manifest["runs"].append({"name": name, "label": label, "dir": name, "role": role, "reward": reward,
-                                      "examples": example.id, "example_category": example.family,
-                                      "steps_done": result["steps"]})
-        demo.save()
+    pool_examples = gates_beside_the_pool_run(demo, plan, common, held_out, pool, seed)
+    history = json.loads((out / "pool" / "history.json").read_text())
+    demo.manifest["selection"] = selection = choose_examples(history, pool, pool_examples)
+    pi1 = selection["pi1"]
+    demo.say(f"select: π1 = {pi1['id']} ({pi1['category']}): {pi1['problem']} → {pi1['answer']}")
+    demo.save()
+
+    random_example = random.Random(seed).choice([p for p in pool if p.id != pi1["id"]])
+    category = {p.id: p.family for p in pool}
+    jobs_planned = planned_jobs(plan, common, pi1["id"], random_example.id)
+    for job, (name, role, run_seed) in zip(jobs_planned, plan.runs()):
+        demo.manifest["runs"].append({"name": name, "label": ROLES[role][2], "dir": name, "role": role,
+                                      "reward": ROLES[role][0], "examples": job.recipe["examples"],
+                                      "example_category": category[job.recipe["examples"]], "seed": run_seed,
+                                      "steps": plan.steps})
+    demo.save()
+    run_jobs(out, jobs_planned, jobs, demo.say, demo.finished)
 
     demo.manifest["complete"] = True
     demo.manifest["seconds"]["total"] = round(demo.elapsed(), 1)
     demo.save()
     report = build_report(out)
-    demo.say(f"report: {report} ({demo.elapsed() / 60:.1f} min in all)")
+    demo.say(f"report: {report} ({demo.elapsed() / 60:.1f} min in all; estimated {estimate / 60:.1f})")
     return report
+
+
+def check_budget(demo: Demo, plan: DemoPlan, base: Path, jobs: int, budget_minutes: float) -> float:
+    """The plan's estimated seconds on this machine; CommandError when it exceeds the budget."""
+    probe = speed_probe(base)
+    estimate = estimate_seconds(plan, jobs, probe)
+    demo.say(f"plan: {len(plan.runs()) + 1} runs of {plan.steps} steps over seeds {list(plan.seeds)}; about "
+             f"{estimate / 60:.1f} min on this machine (speed probe {probe:.2f} s)")
+    if estimate > budget_minutes * 60:
+        raise CommandError(f"the plan needs about {estimate / 60:.0f} min on this machine, over --budget-minutes "
+                           f"{budget_minutes:g}; pass --quick (3 seeds of {QUICK['steps']} steps, no extra runs) or "
+                           f"a larger --budget-minutes (the plan never shrinks to fit)")
+    return estimate
+
+
+def start_manifest(world, plan: DemoPlan, seed: int, budget_minutes: float, estimate: float) -> dict:
+    """demo.json before any run: the plan and each claim's rule."""
+    from .findings import RULES
+    from .toy.tasks import FAMILIES
+
+    return {"format": MANIFEST_FORMAT, "world": world.name, "seed": seed, "budget_minutes": budget_minutes,
+            "estimate_seconds": round(estimate, 1), "plan": plan.to_dict(), "rules": dict(RULES), "seconds": {},
+            "base": {}, "categories": list(FAMILIES), "selection": {}, "runs": [], "skipped": [], "complete": False}
+
+
+def gates_beside_the_pool_run(demo: Demo, plan: DemoPlan, common: dict, held_out: dict, pool: list,
+                              seed: int) -> dict:
+    """The pool run (a job) and, on the other core meanwhile, the gates; returns the pool examples' skill stats."""
+    import threading
+
+    from .toy.gates import GateSettings
+
+    demo.manifest["runs"].append({"name": "pool", "label": "full-set RLVR on the pool (records the history)",
+                                  "dir": "pool", "role": "full-set", "reward": "outcome", "examples": "all",
+                                  "example_category": None, "seed": plan.seeds[0], "steps": plan.pool_steps})
+    pool_job = TrainJob("pool", {**TOY_RECIPE, **common, **plan.recipe, "examples": "all", "reward": "outcome",
+                                 "seed": plan.seeds[0], "steps": plan.pool_steps})
+    measured: dict = {}
+
+    def measure() -> None:
+        start = time.monotonic()
+        try:
+            measured["gates"], measured["pool"] = measure_base(demo.out / "base", held_out, pool,
+                                                               GateSettings(seed=seed))
+        except BaseException as error:  # raised again in the demo's own thread
+            measured["error"] = error
+        measured["seconds"] = time.monotonic() - start
+
+    demo.say("gates: measuring the base before any RL (beside the pool run)")
+    worker = threading.Thread(target=measure, daemon=True)
+    worker.start()
+    run_jobs(demo.out, [pool_job], 1, demo.say, demo.finished)
+    worker.join()
+    if "error" in measured:
+        raise measured["error"]
+    demo.manifest["gates"] = gates = measured["gates"]
+    demo.manifest["seconds"]["gates"] = round(measured["seconds"], 1)
+    pooled = gates["all"]
+    demo.say(f"gates: greedy {pooled['greedy']:.1%}, sampled {pooled['sampled']:.1%}, skill greedy "
+             f"{pooled['skill_greedy']:.1%} / sampled {pooled['skill_sampled']:.1%}, forced {pooled['forced']:.1%}; "
+             f"targets {'met' if gates['met'] else 'NOT met'}")
+    demo.save()
+    return measured["pool"]
 
 
 # --- command line -----------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .toy.worlds import DEFAULT_WORLD, WORLDS
+
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    parser.add_argument("--budget-minutes", type=float, default=15.0, help="wall-time budget (default 15)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the world, the base model and the runs")
-    parser.add_argument("--steps", type=int, help=f"steps of each 1-shot run (default {TOY_RECIPE['steps']})")
+    parser.add_argument("--world", default=DEFAULT_WORLD, choices=list(WORLDS),
+                        help=f"the toy world (default {DEFAULT_WORLD}; no-skill: the world without a latent skill)")
+    parser.add_argument("--seed", type=int, default=0, help="the first run seed, and the gates' and random example's")
+    parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per experiment (default 3)")
+    parser.add_argument("--steps", type=positive_int, help=f"steps of every run (default {TOY_RECIPE['steps']})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK['steps']} steps, no extra runs (entropy-only, random example)")
+    parser.add_argument("--budget-minutes", type=float, default=15.0,
+                        help="refuse to start a plan estimated to take longer (default 15)")
+    parser.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
+                        help="runs side by side, one thread each (default: 2, or 1 on a one-core machine)")
+    parser.add_argument("--rebuild-base", action="store_true",
+                        help="pretrain the base afresh (cached) instead of loading the shipped one")
+
+
+def plan_from_args(args: argparse.Namespace) -> DemoPlan:
+    steps = args.steps or (QUICK["steps"] if args.quick else TOY_RECIPE["steps"])
+    seeds = tuple(range(args.seed, args.seed + args.seeds))
+    if seeds[-1] >= 2**32:  # numpy's and the corpus generator's seed range
+        raise CommandError(f"--seed {args.seed} with --seeds {args.seeds} passes 2^32 − 1; choose a smaller --seed")
+    return DemoPlan(world=args.world, seeds=seeds, steps=steps, pool_steps=steps, quick=args.quick,
+                    extras=() if args.quick else EXTRA_ROLES)
 
 
 def run(args: argparse.Namespace) -> int:
+    import math
+
     if not math.isfinite(args.budget_minutes) or args.budget_minutes <= 0:  # nan / inf: no deadline at all
         raise CommandError(f"--budget-minutes must be a positive number, got {args.budget_minutes}")
-    if args.steps is not None and args.steps < 1:
-        raise CommandError(f"--steps must be at least 1, got {args.steps}")
-    if not 0 <= args.seed < 2**32:  # numpy's and the corpus generator's seed range
+    if not 0 <= args.seed < 2**32:
         raise CommandError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     check_output_dir(args.out)
     out = Path(args.out)
     if out.is_dir() and any(out.iterdir()) and not (out / "demo.json").is_file():
         raise CommandError(f"--out {out} holds other files; give an empty or new folder (or a previous demo's)")
-    scale = DemoScale(one_shot_steps=args.steps) if args.steps else DemoScale()
-    run_demo(out, args.budget_minutes, args.seed, scale)
+    run_demo(out, plan_from_args(args), seed=args.seed, budget_minutes=args.budget_minutes, jobs=args.jobs,
+             rebuild_base=args.rebuild_base)
     return 0
