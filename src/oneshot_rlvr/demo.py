@@ -8,8 +8,8 @@ Stages (each the project's real code; only the model and the problems are the to
    or with ``--rebuild-base`` one pretrained afresh into the cache; copied to ``base/``;
 2. **world**: ``world/benchmarks/FAMILY/test.jsonl`` (held-out, one benchmark per task family) and
    ``world/pool.jsonl`` (the RLVR pool, the toy DSR-sub);
-3. **gates** (beside the pool run): what the base does before any RL (``toy.gates``) on the held-out sets,
-   and each pool example's accuracy with and without the skill;
+3. **gates**: what the base does before any RL (``toy.gates``) on the held-out sets, and each pool example's
+   accuracy with and without the skill;
 4. **pool**: GRPO on the whole pool, recording each example's accuracy history — also the full-set run;
 5. **select**: the paper's historical-variance ranking → π1; beside it, the pool example the skill helps most;
 6. **runs**: 1-shot RLVR, format reward only and random reward on π1, once per seed; then the extras (entropy
@@ -112,7 +112,6 @@ def measure_base(base: Path, held_out: dict, pool: list, settings) -> tuple[dict
 
     from .toy.gates import measure_gates, measure_problems
 
-    torch.set_num_threads(1)  # the pool run has the other core
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(base)
     gates = measure_gates(model, tokenizer, held_out, settings)
@@ -212,7 +211,8 @@ def run_demo(out: Path, plan: DemoPlan = DemoPlan(), *, seed: int = 0, budget_mi
               "eval_benchmarks": list(held_out)}
     demo.save()
 
-    pool_examples = gates_beside_the_pool_run(demo, plan, common, held_out, pool, seed)
+    pool_examples = measure_gates_stage(demo, held_out, pool, seed)
+    pool_run(demo, plan, common)
     history = json.loads((out / "pool" / "history.json").read_text())
     demo.manifest["selection"] = selection = choose_examples(history, pool, pool_examples)
     pi1 = selection["pi1"]
@@ -261,44 +261,31 @@ def start_manifest(world, plan: DemoPlan, seed: int, budget_minutes: float, esti
             "base": {}, "categories": list(FAMILIES), "selection": {}, "runs": [], "skipped": [], "complete": False}
 
 
-def gates_beside_the_pool_run(demo: Demo, plan: DemoPlan, common: dict, held_out: dict, pool: list,
-                              seed: int) -> dict:
-    """The pool run (a job) and, on the other core meanwhile, the gates; returns the pool examples' skill stats."""
-    import threading
-
+def measure_gates_stage(demo: Demo, held_out: dict, pool: list, seed: int) -> dict:
+    """The base's gates, into demo.json before any RL; returns the pool examples' skill stats (for selection)."""
     from .toy.gates import GateSettings
 
+    demo.say("gates: measuring the base before any RL")
+    start = time.monotonic()
+    demo.manifest["gates"], pool_examples = measure_base(demo.out / "base", held_out, pool, GateSettings(seed=seed))
+    demo.manifest["seconds"]["gates"] = round(time.monotonic() - start, 1)
+    pooled = demo.manifest["gates"]["all"]
+    demo.say(f"gates: greedy {pooled['greedy']:.1%}, sampled {pooled['sampled']:.1%}, skill greedy "
+             f"{pooled['skill_greedy']:.1%} / sampled {pooled['skill_sampled']:.1%}, forced {pooled['forced']:.1%}; "
+             f"targets {'met' if demo.manifest['gates']['met'] else 'NOT met'}")
+    demo.save()
+    return pool_examples
+
+
+def pool_run(demo: Demo, plan: DemoPlan, common: dict) -> None:
+    """GRPO on the whole pool: each example's accuracy history (for selection); also the full-set run."""
     demo.manifest["runs"].append({"name": "pool", "label": "full-set RLVR on the pool (records the history)",
                                   "dir": "pool", "role": "full-set", "reward": "outcome", "examples": "all",
                                   "example_category": None, "seed": plan.seeds[0], "steps": plan.pool_steps})
-    pool_job = TrainJob("pool", {**TOY_RECIPE, **common, **plan.recipe, "examples": "all", "reward": "outcome",
-                                 "seed": plan.seeds[0], "steps": plan.pool_steps})
-    measured: dict = {}
-
-    def measure() -> None:
-        start = time.monotonic()
-        try:
-            measured["gates"], measured["pool"] = measure_base(demo.out / "base", held_out, pool,
-                                                               GateSettings(seed=seed))
-        except BaseException as error:  # raised again in the demo's own thread
-            measured["error"] = error
-        measured["seconds"] = time.monotonic() - start
-
-    demo.say("gates: measuring the base before any RL (beside the pool run)")
-    worker = threading.Thread(target=measure, daemon=True)
-    worker.start()
-    run_jobs(demo.out, [pool_job], 1, demo.say, demo.finished)
-    worker.join()
-    if "error" in measured:
-        raise measured["error"]
-    demo.manifest["gates"] = gates = measured["gates"]
-    demo.manifest["seconds"]["gates"] = round(measured["seconds"], 1)
-    pooled = gates["all"]
-    demo.say(f"gates: greedy {pooled['greedy']:.1%}, sampled {pooled['sampled']:.1%}, skill greedy "
-             f"{pooled['skill_greedy']:.1%} / sampled {pooled['skill_sampled']:.1%}, forced {pooled['forced']:.1%}; "
-             f"targets {'met' if gates['met'] else 'NOT met'}")
     demo.save()
-    return measured["pool"]
+    job = TrainJob("pool", {**TOY_RECIPE, **common, **plan.recipe, "examples": "all", "reward": "outcome",
+                            "seed": plan.seeds[0], "steps": plan.pool_steps})
+    run_jobs(demo.out, [job], 1, demo.say, demo.finished)
 
 
 # --- command line -----------------------------------------------------------------------------------

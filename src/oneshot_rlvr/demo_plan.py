@@ -88,9 +88,9 @@ def planned_jobs(plan: DemoPlan, common: dict, pi1: str, random_example: str) ->
 # Seconds on this project's 2-core CPU, one thread per job, with the shipped latent-skill base (measured on the
 # default demo: docs/toy-world.md): a run's start (imports, model, trainer), a step (1-shot runs 0.29–0.36 s;
 # 0.70 on a longer random example; the pool run's distinct prompts 0.87), a held-out evaluation (1.0–2.3 s),
-# the gates (31 s, beside the pool run), the report. Rounded up: the estimate should not promise too little.
+# the gates (26 s on two threads), the report. Rounded up: the estimate should not promise too little.
 REFERENCE_PROBE_SECONDS = 0.068  # speed_probe on that machine (0.063–0.081 over a day: it drifts)
-COST = {"start": 7.0, "step": 0.5, "pool_step": 0.9, "eval": 2.3, "gates": 35.0, "report": 8.0}
+COST = {"start": 7.0, "step": 0.5, "pool_step": 0.9, "eval": 2.3, "gates": 30.0, "report": 8.0}
 
 
 def speed_probe(base: Path) -> float:
@@ -121,7 +121,7 @@ def speed_probe(base: Path) -> float:
 
 
 def estimate_seconds(plan: DemoPlan, jobs: int, probe: float) -> float:
-    """The plan's wall time: the pool run beside the gates, then the runs over ``jobs`` lanes, then the report."""
+    """The plan's wall time: the gates, the pool run, then the runs over ``jobs`` lanes, then the report."""
     evals = plan.steps // plan.eval_every + 1 if plan.eval_every else 0
     run = COST["start"] + plan.steps * COST["step"] + evals * COST["eval"]
     pool_evals = plan.pool_steps // plan.eval_every + 1 if plan.eval_every else 0
@@ -129,6 +129,6 @@ def estimate_seconds(plan: DemoPlan, jobs: int, probe: float) -> float:
     lanes = [0.0] * jobs
     for _ in plan.runs():
         lanes[lanes.index(min(lanes))] += run
-    return probe / REFERENCE_PROBE_SECONDS * (max(pool, COST["gates"]) + max(lanes) + COST["report"])
+    return probe / REFERENCE_PROBE_SECONDS * (COST["gates"] + pool + max(lanes) + COST["report"])
 
 
