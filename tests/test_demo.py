@@ -164,3 +164,13 @@ def test_same_seed_same_report_with_the_shipped_base(tmp_path):
     assert json.dumps(manifests[0]).replace(str(first), "") == json.dumps(manifests[1]).replace(str(second), "")
     for plot in (first / "plots").iterdir():
         assert plot.read_bytes() == (second / "plots" / plot.name).read_bytes(), plot.name
+
+
+def test_a_failed_run_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    def failing(*args, **kwargs):
+        raise demo_module.JobFailed("pi1-s0: training exited with status 1; see runs/demo/logs/pi1-s0.log")
+
+    monkeypatch.setattr(demo_module, "run_demo", failing)
+    assert main(["demo", "--out", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pi1-s0: training exited with status 1; see" in err

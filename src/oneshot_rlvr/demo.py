@@ -39,8 +39,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .cliutil import CommandError, check_output_dir, positive_int, write_atomically
-from .demo_jobs import TrainJob, run_jobs
+from .cliutil import EXIT_FAILURE, CommandError, check_output_dir, positive_int, write_atomically
+from .demo_jobs import JobFailed, TrainJob, run_jobs
 from .demo_plan import EXTRA_ROLES, QUICK, ROLES, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs, speed_probe
 
 HELP = "the offline demo: toy world → gates → pool RLVR → select π1 → 1-shot RLVR and controls over seeds → report"
@@ -306,7 +306,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
                         help="runs side by side, one thread each (default: 2, or 1 on a one-core machine)")
     parser.add_argument("--rebuild-base", action="store_true",
-                        help="pretrain the base afresh (cached) instead of loading the shipped one")
+                        help="pretrain the base afresh into the cache instead of loading the shipped one (latent-skill: "
+                             "about 45 min on 2 cores, before and outside the budget)")
 
 
 def plan_from_args(args: argparse.Namespace) -> DemoPlan:
@@ -329,6 +330,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir() and any(out.iterdir()) and not (out / "demo.json").is_file():
         raise CommandError(f"--out {out} holds other files; give an empty or new folder (or a previous demo's)")
-    run_demo(out, plan_from_args(args), seed=args.seed, budget_minutes=args.budget_minutes, jobs=args.jobs,
-             rebuild_base=args.rebuild_base)
+    try:
+        run_demo(out, plan_from_args(args), seed=args.seed, budget_minutes=args.budget_minutes, jobs=args.jobs,
+                 rebuild_base=args.rebuild_base)
+    except JobFailed as error:  # not bad input: a run failed; its log says why
+        raise CommandError(str(error), status=EXIT_FAILURE) from None
     return 0

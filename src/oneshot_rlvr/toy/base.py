@@ -53,7 +53,8 @@ def verify_base(folder: Path) -> dict:
     """The record of the base in ``folder`` after checking every file's hash; BaseError when one differs."""
     record_path = folder / RECORD
     if not record_path.is_file():
-        raise BaseError(f"{folder}: no {RECORD}; not a base built by `oneshot-rlvr toy build-base`")
+        raise BaseError(f"{folder}: no {RECORD}, so not a base built by `oneshot-rlvr toy build-base`; reinstall the "
+                        f"package (the shipped bases are its data) or rebuild the base with --rebuild-base")
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
         expected = dict(record["files"])
