@@ -125,3 +125,11 @@ def test_replace_keeps_a_world_frozen():
     with pytest.raises(Exception):
         TINY_WORLD.name = "other"  # type: ignore[misc]
     assert replace(TINY_WORLD, name="other").name == "other"
+
+
+def test_toy_gates_out_that_cannot_be_written_is_bad_input(tiny_base, tmp_path, capsys):
+    out, _, _ = tiny_base
+    assert main(["toy", "gates", str(out), "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert main(["toy", "gates", str(out), "--out", str(tmp_path / "missing" / "g.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err

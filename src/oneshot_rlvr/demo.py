@@ -41,7 +41,8 @@ from pathlib import Path
 
 from .cliutil import EXIT_FAILURE, CommandError, check_output_dir, positive_int, write_atomically
 from .demo_jobs import JobFailed, TrainJob, run_jobs
-from .demo_plan import EXTRA_ROLES, QUICK, ROLES, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs, speed_probe
+from .demo_plan import (EXTRA_ROLES, QUICK_STEPS, ROLES, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs,
+                        speed_probe)
 
 HELP = "the offline demo: toy world → gates → pool RLVR → select π1 → 1-shot RLVR and controls over seeds → report"
 MANIFEST_FORMAT = 2
@@ -246,7 +247,7 @@ def check_budget(demo: Demo, plan: DemoPlan, base: Path, jobs: int, budget_minut
              f"{estimate / 60:.1f} min on this machine (speed probe {probe:.2f} s)")
     if estimate > budget_minutes * 60:
         raise CommandError(f"the plan needs about {estimate / 60:.0f} min on this machine, over --budget-minutes "
-                           f"{budget_minutes:g}; pass --quick (3 seeds of {QUICK['steps']} steps, no extra runs) or "
+                           f"{budget_minutes:g}; pass --quick ({QUICK_STEPS} steps a run, no extra runs) or "
                            f"a larger --budget-minutes (the plan never shrinks to fit)")
     return estimate
 
@@ -300,7 +301,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per experiment (default 3)")
     parser.add_argument("--steps", type=positive_int, help=f"steps of every run (default {TOY_RECIPE['steps']})")
     parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK['steps']} steps, no extra runs (entropy-only, random example)")
+                        help=f"{QUICK_STEPS} steps a run, no extra runs (entropy-only, random example)")
     parser.add_argument("--budget-minutes", type=float, default=15.0,
                         help="refuse to start a plan estimated to take longer (default 15)")
     parser.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
@@ -311,7 +312,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def plan_from_args(args: argparse.Namespace) -> DemoPlan:
-    steps = args.steps or (QUICK["steps"] if args.quick else TOY_RECIPE["steps"])
+    steps = args.steps or (QUICK_STEPS if args.quick else TOY_RECIPE["steps"])
     seeds = tuple(range(args.seed, args.seed + args.seeds))
     if seeds[-1] >= 2**32:  # numpy's and the corpus generator's seed range
         raise CommandError(f"--seed {args.seed} with --seeds {args.seeds} passes 2^32 − 1; choose a smaller --seed")

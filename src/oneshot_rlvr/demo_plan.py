@@ -28,6 +28,8 @@ ROLES = {  # role: (reward, trained on, label)
 }
 SEEDED_ROLES = ("one-shot", "format-only", "random-reward")  # the claims' core: once per seed
 EXTRA_ROLES = ("entropy-only", "random-example")  # once, with the first seed
+QUICK_STEPS = 40  # --quick: the claims' core roles over the seeds, 40 steps each, no extras
+
 
 @dataclass(frozen=True)
 class DemoPlan:
@@ -71,10 +73,8 @@ class DemoPlan:
                 "recipe": {**TOY_RECIPE, **self.recipe}}
 
 
-QUICK = {"seeds": 3, "steps": 40, "extras": ()}  # --quick: the claims' core over three seeds, shorter runs
-
-
 def planned_jobs(plan: DemoPlan, common: dict, pi1: str, random_example: str) -> list:
+    """The ``demo_jobs.TrainJob`` of every run after the pool run, in ``plan.runs()`` order."""
     from .demo_jobs import TrainJob
 
     jobs = []

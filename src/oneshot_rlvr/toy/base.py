@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cliutil import CommandError, check_output_dir, write_atomically
+from ..cliutil import CommandError, check_output_dir, check_output_path, write_atomically
 
 SHIPPED = Path(__file__).resolve().parent / "bases"
 RECORD = "base.json"
@@ -188,8 +188,8 @@ def run(args: argparse.Namespace) -> int:
     model_dir = Path(args.model)
     if not (model_dir / "config.json").is_file():
         raise CommandError(f"{model_dir}: no config.json; give a toy model folder (a base or checkpoints/step-N)")
-    if args.out:
-        check_output_dir(str(Path(args.out).parent) if Path(args.out).parent != Path("") else ".")
+    if args.out is not None:
+        check_output_path(args.out)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     table = measure_gates(model, AutoTokenizer.from_pretrained(model_dir), held_out_sets(), GateSettings(seed=args.seed))
     if args.out:
