@@ -154,3 +154,130 @@ def test_caller_errors_raise(kwargs):
 def test_empty_gold_raises(gold):
     with pytest.raises(ValueError, match="gold answer is empty"):
         grade("\\boxed{1}", gold)
+
+
+# --- issue 17: answer families, as (gold, response, expected) rows ---------------------------------
+
+SEVERAL_BOXES = [
+    ("4, -6", "so $\\boxed{4}$ and $\\boxed{-6}$", True),
+    ("4, -6", "$x = \\boxed{-6}$ or $x = \\boxed{4}$", True),
+    ("4, -6", "\\boxed{4, -6}", True),
+    ("4, -6", "\\boxed{4}", False),
+    ("4, -6", "\\boxed{4}, \\boxed{-6}, \\boxed{5}", False),
+    ("-6", "so $\\boxed{4}$ and $\\boxed{-6}$", False),  # lenient: both boxes are the answer
+    ("\\boxed{3} and \\boxed{7}", "\\boxed{7}", False),  # the gold is both its boxes
+    ("\\boxed{3} and \\boxed{7}", "\\boxed{3}, \\boxed{7}", True),
+    ("\\boxed{3} and \\boxed{7}", "\\boxed{7 \\text{ and } 3}", True),
+    ("\\{1, 2\\}", "$x = \\boxed{1}$ or $x = \\boxed{2}$", True),
+]
+
+SEVERAL_BOXES_STRICT = [
+    ("-6", "so $\\boxed{4}$ and $\\boxed{-6}$", True),  # one gold answer: the last box, as the reward reads
+    ("4", "so $\\boxed{4}$ and $\\boxed{-6}$", False),
+    ("4, -6", "so $\\boxed{4}$ and $\\boxed{-6}$", True),
+    ("4, -6", "\\boxed{4}", False),
+    ("4, -6", "\\boxed{4} is one root; the other is \\boxed{-6}", False),
+    ("\\{1, 2\\}", "$x = \\boxed{1}$ or $x = \\boxed{2}$", True),
+    ("\\boxed{3} and \\boxed{7}", "\\boxed{7}", False),
+    ("\\boxed{3} and \\boxed{7}", "\\boxed{3} and \\boxed{7}", True),
+    ("4, -6", "The answer is 4, -6", False),  # strict reads boxes only
+]
+
+LIST_WORDS = [
+    ("$3,8$ or $10$", "\\boxed{3,8,10}", True),
+    ("$3,8$ or $10$", "\\boxed{10, 8, 3}", True),
+    ("$3,8$ or $10$", "\\boxed{3,8}", False),
+    ("$3,8$ or $10$", "\\boxed{3.8, 10}", False),
+    ("2 and 5", "\\boxed{2, 5}", True),
+    ("2 and 5", "\\boxed{25}", False),
+    ("1,000 or 2,000", "\\boxed{1000, 2000}", True),
+    ("1000.99", "\\boxed{1000,99}", False),  # a comma is not a decimal point without context
+    ("1000,99", "\\boxed{1000.99}", False),
+]
+
+ANSWER_CUES = [
+    ("150", "Answer: 150", True),
+    ("150", "Final answer: 150", True),
+    ("150", "**Answer:** 150", True),
+    ("150", "**Final Answer**\n\nAnswer: $150$", True),
+    ("150", "Answer: 151", False),
+    ("150", "Answer: 15. We check it with 150 steps.", False),  # the cue's sentence ends at its period
+]
+
+LATEX_SPANS = [
+    ("x \\le -1", "Hence $x \\leq -1$ is the solution set.", True),
+    ("x \\le -1", "Hence $x \\leq -2$ is the solution set.", False),
+    ("7", "Then $x=2$ gives 7 apples.", True),
+    ("2", "Then $x=2$ gives 7 apples.", False),
+    ("\\frac{3}{4}", "The ratio is \\(\\frac{3}{4}\\).", True),
+    ("12", "so the total is 5 + 7 = 12.", True),
+    ("12", "There are 12 ways, since $n$ is even.", True),
+    ("(-\\infty, 2)", "The solution set is $$(-\\infty, 2)$$ as claimed", True),
+    ("28800", "the total is $2\\cdot5!\\cdot5!=2\\cdot120\\cdot120=28800$.", True),
+    ("28800", "the total is $2\\cdot5!\\cdot5!=2\\cdot120\\cdot120=28801$.", False),
+]
+
+UNIT_WORDS = [
+    ("60", "\\boxed{60\\textnormal{ minutes}}", True),
+    ("60", "\\boxed{60 \\textbf{ minutes}}", True),
+    ("60", "\\boxed{60\\mathrm{~min}}", True),
+    ("60", "\\boxed{61\\textnormal{ minutes}}", False),
+    ("\\text{B}", "\\boxed{\\text{A}, \\text{B}}", False),
+]
+
+TRAILING_BACKSLASH = [
+    ("42\\", "\\boxed{42}", True),
+    ("42\\", "\\boxed{43}", False),
+]
+
+LABELS = [
+    ("S_{ABC}=12", "\\boxed{12}", True),
+    ("S_{ABC}=12", "\\boxed{13}", False),
+    ("AB = 5", "\\boxed{5}", True),
+    ("a=3,b=1;a=6,b=2", "\\boxed{(3,1),(6,2)}", True),
+    ("a=3,b=1;a=6,b=2", "\\boxed{(6,2),(3,1)}", True),
+    ("a=3,b=1;a=6,b=2", "\\boxed{a=6,b=2;a=3,b=1}", True),
+    ("a=3,b=1;a=6,b=2", "\\boxed{(1,3),(2,6)}", False),
+    ("a=3,b=1;a=6,b=2", "\\boxed{(3,1)}", False),
+    ("x=4, x=-6", "\\boxed{-6, 4}", True),
+    ("3x - y - 2 = 0", "\\boxed{y = 3x - 2}", True),
+    ("3x - y - 2 = 0", "\\boxed{6x - 2y = 4}", True),
+    ("y = 3x - 2", "\\boxed{3x - y - 2 = 0}", True),
+    ("y = 3x - 2", "\\boxed{x = \\frac{y+2}{3}}", True),
+    ("3x - y - 2 = 0", "\\boxed{y = 3x + 2}", False),
+    ("3x - y - 2 = 0", "\\boxed{3x - 2}", False),  # an expression is not the equation
+    ("3x - y - 2 = 0", "\\boxed{(3x - y - 2)^2 = 0}", False),  # not a constant factor
+    ("3x - y - 2 = 0", "\\boxed{0 = 0}", False),
+    ("x = 5", "\\boxed{2x - 10 = 0}", False),  # a value is asked for, not an equation
+    ("N=n", "\\boxed{N=n+1}", False),
+]
+
+SETS = [
+    ("\\{1, 2\\}", "\\boxed{\\{1, 1, 2\\}}", True),
+    ("\\{1, 2\\}", "\\boxed{\\{2, 1, 2\\}}", True),
+    ("\\{1, 1, 2\\}", "\\boxed{\\{1, 2\\}}", True),
+    ("1, 2", "\\boxed{\\{1, 1, 2\\}}", True),  # written as a set on one side: compared as sets
+    ("\\{1, 2\\}", "\\boxed{1, 1, 2}", True),
+    ("\\{1, 2\\}", "\\boxed{\\{1, 1\\}}", False),
+    ("\\{1, 2\\}", "\\boxed{\\{1, 2, 3\\}}", False),
+    ("1, 2", "\\boxed{1, 1, 2}", False),  # a bare list stays a multiset: a repeated answer may be meant
+    ("2, 2", "\\boxed{2}", False),
+]
+
+FAMILIES = {"several-boxes": SEVERAL_BOXES, "list-words": LIST_WORDS, "answer-cues": ANSWER_CUES,
+            "latex-spans": LATEX_SPANS, "unit-words": UNIT_WORDS, "trailing-backslash": TRAILING_BACKSLASH,
+            "labels": LABELS, "sets": SETS}
+
+
+@pytest.mark.parametrize("gold, response, expected",
+                         [pytest.param(*row, id=f"{name}-{i}") for name, rows in FAMILIES.items()
+                          for i, row in enumerate(rows)])
+def test_answer_families_lenient(gold, response, expected):
+    verdict = grade(response, gold)
+    assert verdict.correct is expected, verdict
+
+
+@pytest.mark.parametrize("gold, response, expected", SEVERAL_BOXES_STRICT)
+def test_answer_families_strict(gold, response, expected):
+    verdict = grade(response, gold, mode="strict")
+    assert verdict.correct is expected, verdict

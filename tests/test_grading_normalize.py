@@ -80,3 +80,67 @@ def test_number_words(words, number):
 @pytest.mark.parametrize("words", ["seven apples", "", "and", "hundredth"])
 def test_non_number_words(words):
     assert words_to_number(words) is None
+
+
+# --- issue 17: answer families ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        # unit words in any text command after a number; not the second of two text answers
+        ("60\\textnormal{ minutes}", "60"),
+        ("60\\textbf{ minutes}", "60"),
+        ("5\\mathrm{~cm}", "5"),
+        ("12 \\textsf{ apples}", "12"),
+        ("\\text{A}, \\text{B}", "A,B"),
+        ("\\textbf{(C)}", "C"),
+        # a stray trailing backslash
+        ("42\\", "42"),
+        ("42 \\\\", "42"),
+        ("\\{1,2\\}", "{1,2}"),
+        # lists joined by words
+        ("$3,8$ or $10$", "3,8,10"),
+        ("3, 8, or 10", "3,8,10"),
+        ("3 \\text{ or } 10", "3,10"),
+        ("1,000 or 2,000", "1000,2000"),
+        ("1, 2, and 3", "1,2,3"),
+        ("1000,99", "1000,99"),  # not a thousands group: a list
+        # labels
+        ("S_{ABC}=12", "12"),
+        ("AB = 5", "5"),
+        ("\\angle ABC = 30^\\circ", "30"),
+        ("f(2) = 5", "5"),
+        ("S_{ABC} = 2x", "S_{ABC}=2x"),  # a long name before variables: an equation, kept
+        ("2x = 6", "2x=6"),  # not a name
+        # assignment lists
+        ("a=3,b=1;a=6,b=2", "(3,1),(6,2)"),
+        ("a=3,b=1,a=6,b=2", "(3,1),(6,2)"),
+        ("a=3,b=1;b=2,a=6", "(3,1),(6,2)"),  # the first group's name order
+        ("x=4, x=-6", "4,-6"),
+        ("x = 4 or x = -6", "4,-6"),
+        ("x=1, y=2", "x=1,y=2"),  # one group stays as written
+        ("a=3,b=1;c=6", "a=3,b=1;c=6"),  # different names: not solutions of one system
+    ],
+)
+def test_answer_family_normalisation(raw, expected):
+    assert normalize_answer(raw).text == expected
+
+
+@pytest.mark.parametrize(
+    "raw, text, equation",
+    [("y = 3x - 2", "3x-2", "y=3x-2"), ("f(x) = 2x", "2x", "f(x)=2x"), ("x = 5", "5", ""),
+     ("3x - y - 2 = 0", "3x-y-2=0", "")],
+)
+def test_a_dropped_name_before_variables_keeps_the_equation(raw, text, equation):
+    normalized = normalize_answer(raw)
+    assert (normalized.text, normalized.equation) == (text, equation)
+
+
+def test_normalisation_stays_fast_on_long_adversarial_answers():
+    import time
+
+    start = time.monotonic()
+    for raw in ["1" + " " * 5000 + "x", "1 and " * 800, "a=1," * 1200, "x=" * 2500, "a=1;" * 1200,
+                "\\" * 5000 + "1", "1" + "\\" * 5000, " or " * 1200]:
+        normalize_answer(raw)
+    assert time.monotonic() - start < 1

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 from threading import Lock
 from typing import Iterable
 
-from .compare import compare
-from .extract import MODES, extract_answer, has_boxed, last_boxed
+from .compare import compare, has_several_answers
+from .extract import MODES, extract_answer, extract_for_gold, gold_answer, has_boxed, last_boxed
 from .normalize import Normalized, normalize_answer
 from .worker import shared_pool
 
@@ -102,22 +102,17 @@ def _check_gold(gold) -> None:
         raise ValueError(f"gold answer is empty ({gold!r}); every pair needs a gold answer")
 
 
-def _gold_text(gold) -> str:
-    gold = str(gold)
-    boxed = last_boxed(gold) if "\\boxed" in gold or "\\fbox" in gold else None
-    return boxed if boxed is not None else gold
-
-
 def _fast(response: str, gold, mode: str) -> Verdict | tuple[str, Normalized, Normalized]:
     """A Verdict from the in-process stages, or (extracted, pred, gold) for the symbolic stage."""
-    extracted = extract_answer(str(response), mode)
+    gold_text = gold_answer(str(gold))  # a gold with several boxes is all of them
+    gold_norm = normalize_answer(gold_text)
+    extracted = extract_for_gold(str(response), mode, has_several_answers(gold_norm.text))
     if extracted is None:
         return Verdict(False, None, "no-answer")
-    gold_answer = _gold_text(gold)
     if len(extracted) > MAX_ANSWER_CHARS:
-        same = extracted.strip() == gold_answer.strip()
+        same = extracted.strip() == gold_text.strip()
         return Verdict(same, extracted, "match" if same else "mismatch", "answer too long to normalise")
-    pred, gold_norm = normalize_answer(extracted), normalize_answer(gold_answer)
+    pred = normalize_answer(extracted)
     equal, reason = compare(pred, gold_norm, None)
     if equal is None and max(len(pred.text), len(gold_norm.text)) > MAX_SYMBOLIC_CHARS:
         return Verdict(False, extracted, "mismatch", "answer too long for the symbolic stage")

@@ -17,9 +17,15 @@ Numeric equality (more exact than the Qwen2.5-Math evaluator, on purpose):
   (Qwen accepts x, x/100 and 100x for any pair).
 
 Structures: intervals and tuples compare element by element with their brackets (``(3,4]`` ≠
-``(3,4)``); sets ``{..}``, bare comma lists and ``a \\pm b`` compare as multisets; unions part by part;
-matrices cell by cell. Word answers (``Evelyn``, ``east``) compare as case-insensitive strings only,
-because a symbolic parser reads ``Evelyn`` as the product E·v·e·l·y·n (so ``Nevyle`` would match).
+``(3,4)``); bare comma lists and ``a \\pm b`` compare as multisets (``1,1,2`` ≠ ``1,2``: a repeated
+answer may be meant); a set ``{..}`` compares as a set, so when either side is written as one, identical
+items count once (``\\{1,1,2\\}`` = ``\\{1,2\\}`` = ``1, 2``); unions part by part; matrices cell by cell.
+Word answers (``Evelyn``, ``east``) compare as case-insensitive strings only, because a symbolic parser
+reads ``Evelyn`` as the product E·v·e·l·y·n (so ``Nevyle`` would match).
+
+Equations: when both sides have an equation form (``3x-y-2=0``, or ``y=3x-2`` whose ``y=`` the
+normaliser dropped), the symbolic stage also compares the equations; the worker calls two equations
+equal when lhs − rhs agree up to a nonzero constant factor (``y=3x-2`` = ``6x-2y-4=0``).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Callable, Optional
 
-from .normalize import Normalized
+from .normalize import Normalized, split_top_level
 
 SymbolicCheck = Callable[[str, str], bool]
 Result = tuple[Optional[bool], str]
@@ -116,26 +122,6 @@ _OPEN = "([{"
 _CLOSE = ")]}"
 
 
-def split_top_level(text: str, separator: str) -> list[str]:
-    """Split at ``separator`` where no bracket is open."""
-    parts, depth, start, index = [], 0, 0, 0
-    size = len(separator)
-    while index < len(text):
-        char = text[index]
-        if char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth -= 1
-        elif depth == 0 and text.startswith(separator, index):
-            parts.append(text[start:index])
-            start = index + size
-            index += size
-            continue
-        index += 1
-    parts.append(text[start:])
-    return parts
-
-
 def _outer_brackets_enclose(text: str) -> bool:
     """True when the first character's bracket closes at the last character."""
     depth = 0
@@ -150,7 +136,8 @@ def _outer_brackets_enclose(text: str) -> bool:
 
 
 def parse_structure(text: str) -> tuple | None:
-    """("union", parts) | ("matrix", rows) | ("ordered", open, close, items) | ("bag", items) | None."""
+    """("union", parts) | ("matrix", rows) | ("ordered", open, close, items) | ("set", items) for ``{..}`` |
+    ("bag", items) for a bare list or ``a \\pm b`` | None."""
     if "\\cup" in text:
         parts = split_top_level(text, "\\cup")
         if len(parts) > 1:
@@ -163,7 +150,7 @@ def parse_structure(text: str) -> tuple | None:
         items = split_top_level(text[1:-1], ",")
         if len(items) > 1 or text[0] == "{":
             if text[0] == "{" and text[-1] == "}":
-                return ("bag", [item for item in items if item])
+                return ("set", [item for item in items if item])
             return ("ordered", text[0], text[-1], items)
     items = split_top_level(text, ",")
     if len(items) > 1:
@@ -215,7 +202,21 @@ def _bags_equal(pred: list[str], gold: list[str], symbolic: SymbolicCheck | None
     return None if undecided else True
 
 
+def has_several_answers(text: str) -> bool:
+    """True for a normalised list of answers (``4,-6``, ``1\\pm\\sqrt{2}``, ``{1,2}``); a tuple,
+    an interval or a one-element set is one answer."""
+    structure = parse_structure(text)
+    return structure is not None and (structure[0] == "bag" or structure[0] == "set" and len(structure[1]) > 1)
+
+
+def _distinct(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
 def structures_equal(pred: tuple, gold: tuple, symbolic: SymbolicCheck | None) -> Optional[bool]:
+    kinds = {pred[0], gold[0]}
+    if kinds == {"set"} or kinds == {"set", "bag"}:  # written as a set on either side: duplicates are one
+        return _bags_equal(_distinct(pred[-1]), _distinct(gold[-1]), symbolic)
     if pred[0] != gold[0]:
         return None  # different shapes: let the symbolic stage read both
     kind = pred[0]
@@ -258,6 +259,24 @@ def compare(pred: Normalized, gold: Normalized, symbolic: SymbolicCheck | None =
         equal = structures_equal(pred_structure, gold_structure, symbolic)
         if equal is not None:
             return equal, "structure"
+    if _list_against_number(pred_structure, gold_number) or _list_against_number(gold_structure, pred_number):
+        return False, "structure"  # math-verify reads "2, 2" as the set {2}; a list of two is not one number
     if symbolic is None:
         return None, "symbolic"
-    return symbolic(pred.text, gold.text), "symbolic"
+    if symbolic(pred.text, gold.text):
+        return True, "symbolic"
+    pred_equation, gold_equation = equation_form(pred), equation_form(gold)
+    if pred_equation and gold_equation and (pred_equation, gold_equation) != (pred.text, gold.text):
+        return symbolic(pred_equation, gold_equation), "symbolic"
+    return False, "symbolic"
+
+
+def _list_against_number(structure: tuple | None, number: tuple | None) -> bool:
+    return structure is not None and structure[0] == "bag" and number is not None
+
+
+def equation_form(answer: Normalized) -> str | None:
+    """The answer as one equation (``3x-y-2=0``; ``y=3x-2`` for a text ``3x-2``), else None."""
+    if answer.equation:
+        return answer.equation
+    return answer.text if answer.text.count("=") == 1 and "," not in answer.text else None

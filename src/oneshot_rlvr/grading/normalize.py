@@ -8,7 +8,17 @@ thousands commas; trailing ``.0``; percent; ``a/b`` → ``\\frac{a}{b}``; ``arra
 Departures, each because the Qwen rule produces wrong verdicts:
 - Qwen deletes a list of ~170 "unit" words anywhere (``a``, ``c``, ``m``, ``t``, ``s``, ...), which turns
   ``(c)`` and ``(d)`` into the same string; here only words after a number (``5 apples``) are units.
-- Qwen deletes every ``and``; here `` and `` between items becomes a list comma.
+- Qwen deletes every ``and``; here `` and `` / `` or `` between items becomes a list comma
+  (``$3,8$ or $10$`` → ``3,8,10``), thousands commas read in each item first (``1,000 or 2,000``).
+- A trailing ``\\text{..}`` (also ``\\textbf``, ``\\textnormal``, ``\\mathrm``, ...) is a unit, except after
+  a list comma or another text group (``\\text{A}, \\text{B}`` keeps ``B``); a stray trailing ``\\`` goes.
+- Labels: a one-letter name (``x =``, ``f(x) =``) is dropped; a longer one (``S_{ABC} =``, ``AB =``,
+  ``\\angle ABC =``, ``f(2) =``) only before a value without variables. When ``y =`` goes before an
+  expression in variables (``y = 3x - 2``), the equation stays in ``Normalized.equation``, so that an
+  equation gold (``3x - y - 2 = 0``) can still be compared with it.
+- Assignment lists: ``a=3,b=1;a=6,b=2`` (groups split at ``;`` or where a name repeats) → ``(3,1),(6,2)``
+  in the first group's name order; ``x=4, x=-6`` → ``4,-6``. A single group (``x=1, y=2``) stays as
+  written: the later stages already pair it with ``(1,2)`` or ``1, 2``.
 - ``\\left`` is removed only as a command, so ``\\rightarrow`` survives.
 - A percent sign is not just deleted: it is recorded (``Normalized.percent``) so that ``50\\%`` equals
   ``0.5`` but a bare ``50`` does not (the numeric stage decides).
@@ -25,10 +35,12 @@ from functools import lru_cache
 
 @dataclass(frozen=True)
 class Normalized:
-    """A canonical answer string; ``percent`` is True when the answer carried a percent sign."""
+    """A canonical answer string; ``percent`` is True when the answer carried a percent sign;
+    ``equation`` is the canonical ``y=3x-2`` when ``text`` is its right side ``3x-2``, else ""."""
 
     text: str
     percent: bool = False
+    equation: str = ""
 
 
 _SPACING = re.compile(r"(?<!\\)\\[,;:> ]|\\q?quad(?![a-zA-Z])|~")
@@ -41,9 +53,20 @@ _RELATIONS = [
     (re.compile(r"\\varnothing(?![a-zA-Z])"), r"\\emptyset"),
 ]
 _ARRAY_BEGIN = re.compile(r"\\begin\{array\}\{[^{}]*\}")
-_UNIT_COMMANDS = r"(?:text|textrm|mbox|mathrm|rm|textit|mathit)"
+_UNIT_COMMANDS = r"(?:text|textrm|textbf|textnormal|textsf|textup|mbox|mathrm|rm|textit|mathit)"
 _TRAILING_UNIT = re.compile(r"\\" + _UNIT_COMMANDS + r"\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?\s*$")
-_UNWRAP = re.compile(r"\\(?:text|textrm|textbf|textit|mbox|mathrm|mathbf|mathit|boldsymbol|rm)\s*\{([^{}]*)\}")
+_LIST_END = re.compile(r"[,;]\s*$")
+_UNWRAP = re.compile(
+    r"\\(?:text|textrm|textbf|textnormal|textsf|textup|textit|mbox|mathrm|mathbf|mathit|boldsymbol|rm)\s*\{([^{}]*)\}"
+)
+_WORD_IN_TEXT = re.compile(r"\\(?:text|textrm|textnormal|mbox)\s*\{\s*(and|or)\s*\}")
+_LIST_WORD = re.compile(r"(?: ?,)? (?:and|or) ")  # whitespace is one space by then: linear
+_LABEL = re.compile(
+    r"(?:\\(?:angle|measuredangle|triangle|overline|overarc|widehat|arc) ?)?\{?(?:[A-Za-z]{1,6}|\\[a-zA-Z]+)\}?'*"
+    r"(?:_\{?[^{}=]{1,20}\}?)?(?:\([^()=]{1,20}\))?"
+)
+_ASSIGNMENT = re.compile(r" ?([a-zA-Z](?:_\{?\w{1,8}\}?)?) ?= ?([^=]+?) ?")
+_COMMAND = re.compile(r"\\[a-zA-Z]+")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|°")
 _PERCENT = re.compile(r"\\%|%|\\text\{\s*percent\s*\}|\s+percent$")
 _NUMBER_THEN_WORDS = re.compile(r"^([-+]?\d[\d,]*(?:\.\d+)?(?:/\d+)?|[-+]?\.\d+)\s+[a-zA-Z]{2,}[a-zA-Z .]*$")
@@ -96,7 +119,10 @@ def words_to_number(text: str) -> int | None:
 
 def _drop_trailing_unit(text: str) -> str:
     stripped = _TRAILING_UNIT.sub("", text).strip()
-    return stripped if stripped else text
+    # not after another text item or a list comma: `\text{A}, \text{B}` is a list of two answers
+    if stripped and not _LIST_END.search(stripped) and not _TRAILING_UNIT.search(stripped):
+        return stripped
+    return text
 
 
 def _remove_spaces(text: str) -> str:
@@ -108,14 +134,83 @@ def _lhs_is_simple(lhs: str) -> bool:
     return bool(_SIMPLE_LHS.match(lhs.strip()))
 
 
+def _has_variable(text: str) -> bool:
+    return bool(re.search(r"[a-zA-Z]", _COMMAND.sub("", text)))
+
+
+def split_top_level(text: str, separator: str) -> list[str]:
+    """Split at ``separator`` where no bracket is open."""
+    parts, depth, start, index = [], 0, 0, 0
+    size = len(separator)
+    while index < len(text):
+        char = text[index]
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(separator, index):
+            parts.append(text[start:index])
+            start = index + size
+            index += size
+            continue
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _join_list_words(text: str) -> str:
+    """``3,8 or 10`` → ``3,8,10``; each item's thousands commas are read first (``1,000 and 2,000``)."""
+    parts = _LIST_WORD.split(text)
+    if len(parts) == 1:
+        return text
+    return ",".join(part.replace(",", "") if _THOUSANDS.match(part.strip()) else part for part in parts)
+
+
+def _assignment_groups(text: str) -> str | None:
+    """``a=3,b=1;a=6,b=2`` → ``(3,1),(6,2)``; ``x=4,x=-6`` → ``4,-6``; None unless every item is
+    ``name = value`` and there are several groups with the same names."""
+    groups: list[dict[str, str]] = []
+    for chunk in split_top_level(text, ";"):
+        groups.append({})
+        for item in split_top_level(chunk, ","):
+            match = _ASSIGNMENT.fullmatch(item)
+            if not match:
+                return None
+            name, value = match.group(1).replace(" ", ""), match.group(2)
+            if name in groups[-1]:
+                groups.append({})  # a repeated name starts the next solution
+            groups[-1][name] = value
+    names = list(groups[0])
+    if len(groups) < 2 or any(set(group) != set(names) for group in groups):
+        return None
+    if len(names) == 1:
+        return ",".join(group[names[0]] for group in groups)
+    return ",".join("(" + ",".join(group[name] for name in names) + ")" for group in groups)
+
+
+def _drop_label(text: str) -> tuple[str, str]:
+    """(text without its ``x =`` / label, the whole equation when the right side has variables, else "")."""
+    if text.count("=") != 1:
+        return text, ""
+    lhs, rhs = text.split("=")
+    if not rhs.strip():
+        return text, ""
+    if _lhs_is_simple(lhs):
+        return rhs, text if _has_variable(rhs) else ""
+    if _LABEL.fullmatch(lhs.strip()) and not _has_variable(rhs):
+        return rhs, ""
+    return text, ""
+
+
 @lru_cache(maxsize=65536)
 def normalize_answer(answer: str) -> Normalized:
     """Canonical form of an answer string (see the module docstring for every rule)."""
     text = str(answer).replace("\x00", "").strip()
     text = text.replace("\n", " ").strip().rstrip(".").strip()
+    text = text.rstrip("\\ \t")  # a stray `42\` (or a trailing `\\` line break) is no part of the answer
     text = re.sub(r",\\!\s*", ",", text).replace("\\!", "")
     text = text.replace("{,}", ",")
-    text = _SPACING.sub(" ", text)
+    text = _WHITESPACE.sub(" ", _SPACING.sub(" ", text))
     text = _ARRAY_BEGIN.sub(r"\\begin{pmatrix}", text).replace("\\end{array}", "\\end{pmatrix}")
     text = text.replace("bmatrix", "pmatrix")
     for pattern, replacement in _RELATIONS:
@@ -128,19 +223,24 @@ def normalize_answer(answer: str) -> Normalized:
     percent = bool(_PERCENT.search(text))
     if percent:
         text = _PERCENT.sub("", text)
-    text = _UNWRAP.sub(r"\1", text).strip()
+    text = _UNWRAP.sub(r"\1", _WORD_IN_TEXT.sub(r" \1 ", text)).strip()
+    text = _WHITESPACE.sub(" ", text)
     number = words_to_number(text) if re.fullmatch(r"[a-zA-Z ,-]+", text) else None
     if number is not None:
         text = str(number)
     unit_match = _NUMBER_THEN_WORDS.match(text)
     if unit_match:
         text = unit_match.group(1)
-    text = re.sub(r"\s+and\s+", ",", text)
+    text = _join_list_words(text)
     text = _IN_PREFIX.sub("", text)
-    if text.count("=") == 1:
-        lhs, rhs = text.split("=")
-        if _lhs_is_simple(lhs) and rhs.strip():
-            text = rhs
+    if text.count("=") > 1:
+        text = _assignment_groups(text) or text
+    text, equation = _drop_label(text)
+    return Normalized(text=_canonical(text), percent=percent, equation=_canonical(equation) if equation else "")
+
+
+def _canonical(text: str) -> str:
+    """The spelling rules after labels are gone: spaces, thousands, zeros, shorthand, choices."""
     text = re.sub(r"\binfinity\b|\binf\b", r"\\infty", text)
     text = text.replace("\\emptyset", "{}")
     text = _remove_spaces(text.strip())
@@ -160,4 +260,4 @@ def normalize_answer(answer: str) -> Normalized:
     choice = _CHOICE.match(text)
     if choice:
         text = choice.group(1).upper()
-    return Normalized(text=text, percent=percent)
+    return text

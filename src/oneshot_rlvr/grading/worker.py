@@ -5,7 +5,7 @@ math-verify's own timeout uses ``signal.alarm``, which only works on the main th
 elsewhere). A thread cannot be stopped; a process can. Each worker is a plain ``subprocess`` (not
 ``multiprocessing``), so it also starts from daemonic pool processes, which may not have children.
 
-Protocol: one JSON line per request ``{"pred": [text, percent], "gold": [text, percent], "seconds": s}``
+Protocol: one JSON line per request ``{"pred": [text, percent, equation], "gold": [...], "seconds": s}``
 and one per answer ``{"equal": bool, "reason": str[, "detail": str]}``. The worker times each verdict
 itself (``setitimer`` on its main thread, ``WORKER_MARGIN_SECONDS`` before the parent's deadline) and
 answers "timeout"; should it not answer by the deadline, the parent kills it, answers "timeout" and
@@ -48,7 +48,11 @@ def _on_alarm(signum, frame):
 
 
 def math_verify_equal(pred: str, gold: str) -> bool:
-    """math-verify's verdict on two LaTeX answers. Its own alarms are off: the worker times the verdict."""
+    """math-verify's verdict on two LaTeX answers; two equations: ``equations_proportional``.
+
+    Its own alarms are off: the worker times the verdict.
+    """
+    import sympy
     from math_verify import LatexExtractionConfig, parse, verify
 
     config = [LatexExtractionConfig(boxed_match_priority=0)]
@@ -56,13 +60,28 @@ def math_verify_equal(pred: str, gold: str) -> bool:
     pred_parsed = parse(f"$\\boxed{{{pred}}}$", extraction_config=config, parsing_timeout=None)
     if not gold_parsed or not pred_parsed:
         return False
+    if isinstance(gold_parsed[0], sympy.Equality) and isinstance(pred_parsed[0], sympy.Equality):
+        # math-verify's own rules for two equations call `N=n+1` equal to `N=n`
+        return equations_proportional(pred_parsed[0], gold_parsed[0])
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
 
 
+def equations_proportional(pred, gold) -> bool:
+    """True for two sympy equations whose lhs - rhs differ by a nonzero constant factor only
+    (``y = 3x - 2`` and ``3x - y - 2 = 0``): the same solution set. ``cancel`` decides it exactly."""
+    import sympy
+
+    pred_side, gold_side = pred.lhs - pred.rhs, gold.lhs - gold.rhs
+    if pred_side == 0 or gold_side == 0 or not pred_side.free_symbols:
+        return False
+    ratio = sympy.cancel(sympy.together(gold_side / pred_side))
+    return not ratio.free_symbols and ratio.is_number and ratio != 0 and bool(ratio.is_finite)
+
+
 def _answer(request: dict) -> dict:
-    pred, gold = Normalized(*request["pred"]), Normalized(*request["gold"])
     signal.setitimer(signal.ITIMER_REAL, max(0.01, request["seconds"]))
     try:
+        pred, gold = Normalized(*request["pred"]), Normalized(*request["gold"])
         equal, reason = compare(pred, gold, math_verify_equal)
         return {"equal": bool(equal), "reason": reason}
     except _VerdictTimeout:
@@ -196,6 +215,11 @@ class SymbolicPool:
 
     def check(self, pred: Normalized, gold: Normalized, deadline: float) -> dict:
         """The worker's answer ``{"equal", "reason"[, "detail"]}``; "timeout" when the deadline passes."""
+        return self.ask({"pred": [pred.text, pred.percent, pred.equation],
+                         "gold": [gold.text, gold.percent, gold.equation]}, deadline)
+
+    def ask(self, request: dict, deadline: float) -> dict:
+        """Send ``request`` (plus the seconds left) to a worker; its answer, or "timeout" when the deadline passes."""
         worker = self._acquire(deadline)
         if worker is None:
             return {"equal": False, "reason": "timeout", "detail": "no free worker before the deadline"}
@@ -204,7 +228,7 @@ class SymbolicPool:
                 self._release(worker)  # still starting: the next request will find it ready
                 return {"equal": False, "reason": "timeout", "detail": "worker did not start in time"}
             seconds = deadline - time.monotonic() - WORKER_MARGIN_SECONDS
-            request = {"pred": [pred.text, pred.percent], "gold": [gold.text, gold.percent], "seconds": seconds}
+            request = {**request, "seconds": seconds}
             worker.process.stdin.write((json.dumps(request) + "\n").encode())
             worker.process.stdin.flush()
             line = worker.read_line(deadline)
