@@ -6,6 +6,7 @@ elsewhere). A thread cannot be stopped; a process can. Each worker is a plain ``
 ``multiprocessing``), so it also starts from daemonic pool processes, which may not have children.
 
 Protocol: one JSON line per request ``{"pred": [text, percent, equation], "gold": [...], "seconds": s}``
+(or, for grader qwen25-math, ``{"grader": "qwen25-math", "response", "gold", "benchmark", "seconds"}``)
 and one per answer ``{"equal": bool, "reason": str[, "detail": str]}``. The worker times each verdict
 itself (``setitimer`` on its main thread, ``WORKER_MARGIN_SECONDS`` before the parent's deadline) and
 answers "timeout"; should it not answer by the deadline, the parent kills it, answers "timeout" and
@@ -81,6 +82,10 @@ def equations_proportional(pred, gold) -> bool:
 def _answer(request: dict) -> dict:
     signal.setitimer(signal.ITIMER_REAL, max(0.01, request["seconds"]))
     try:
+        if request.get("grader") == "qwen25-math":  # that grader's whole verdict (grading/qwen25.py)
+            from .qwen25 import worker_answer
+
+            return worker_answer(request)
         pred, gold = Normalized(*request["pred"]), Normalized(*request["gold"])
         equal, reason = compare(pred, gold, math_verify_equal)
         return {"equal": bool(equal), "reason": reason}
@@ -100,6 +105,8 @@ def _serve() -> None:
     except (ImportError, ValueError, OSError):  # not on every platform; the parent's kill still holds
         pass
     import math_verify  # noqa: F401  (import before "ready": startup is not part of a verdict)
+
+    from . import qwen25  # noqa: F401
 
     signal.signal(signal.SIGALRM, _on_alarm)
     out = sys.stdout
