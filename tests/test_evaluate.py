@@ -111,6 +111,15 @@ def test_end_to_end_with_a_tiny_model_then_regrade(tiny_model_dir, data_dir, tmp
     assert regraded["regraded"] and regraded["benchmarks"]["gsm8k"]["strict"] == pytest.approx(1 / 6)
 
 
+def test_eval_with_the_qwen25_grader_records_it(tiny_model_dir, data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["eval", "--model", tiny_model_dir, "--benchmarks", "gsm8k", "--data-dir", str(data_dir),
+                 "--max-tokens", "4", "--grader", "qwen25-math", "--out", str(out)]) == 0
+    assert "graded with qwen25-math" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["grader"] == "qwen25-math" and summary["config"]["grader"] == "qwen25-math"
+
+
 def test_same_seed_same_samples(tiny_model_dir, data_dir, tmp_path):
     config = EvalConfig(model=tiny_model_dir, benchmarks=("gsm8k",), data_dir=str(data_dir), n_samples=2,
                         temperature=1.0, max_tokens=6, seed=5)

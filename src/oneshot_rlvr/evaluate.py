@@ -3,13 +3,15 @@
     oneshot-rlvr eval --model smollm2-135m --benchmarks gsm8k,svamp --data-dir ../shared/data/benchmarks \\
         --limit 20 --out runs/eval
     oneshot-rlvr eval --model PATH --benchmarks paper6 --protocol paper --backend vllm --out runs/eval
-    oneshot-rlvr eval --regrade runs/eval        # re-grade saved samples, no generation
+    oneshot-rlvr eval --regrade runs/eval        # re-grade saved samples, no generation (evalregrade.py)
+    oneshot-rlvr eval ... --grader qwen25-math   # grade with the paper's evaluator instead (grading/graders.py)
 
 Protocol ``paper`` (Wang et al., Qwen2.5-Math evaluation): greedy decoding for MATH500, Minerva Math and
 OlympiadBench; 8 samples at temperature 0.6 for AIME24, AIME25 and AMC23 (avg@8); 3072 new tokens;
 flags given explicitly override it. A sample's ``correct`` is the lenient verdict (the Qwen evaluator's
 extraction, as the paper reports); ``strict_correct`` needs a ``\\boxed{}`` answer: the gap between the
-two is format, not reasoning.
+two is format, not reasoning. ``--grader`` picks who decides: ``oneshot-rlvr`` (default, the training reward's
+grader) or ``qwen25-math`` (the Qwen2.5-Math evaluator, quirks included); summary.json records it.
 
 Files under ``--out``: ``samples.jsonl`` (one line per sample: benchmark, id, sample, prompt, response,
 gold, extracted, correct, reason, strict_correct, boxed, length, finish_reason, meta) and
@@ -32,9 +34,10 @@ from . import metrics
 from .cliutil import CommandError, check_output_dir, json_line, positive_int, write_atomically
 from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
 from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
-from .evalfiles import read_samples, read_summary
 from .generation import BackendError, SamplingParams
-from .grading import grade_many, has_boxed
+from .grading import has_boxed
+from .grading.cli import add_grader_argument
+from .grading.graders import DEFAULT_GRADER, grade_both
 
 HELP = "evaluate a model on math benchmarks (samples.jsonl, summary.json, a table)"
 PAPER_SAMPLED = ("aime24", "aime25", "amc23")  # avg@8 at temperature 0.6 in the paper
@@ -63,6 +66,7 @@ class EvalConfig:
     device: str = "auto"
     dtype: str = "auto"
     workers: int = 2  # grader processes
+    grader: str = DEFAULT_GRADER  # grading/graders.py: oneshot-rlvr or qwen25-math
 
     def sampling(self, benchmark: str) -> SamplingParams:
         sampled = self.protocol == "paper" and benchmark in PAPER_SAMPLED
@@ -97,14 +101,20 @@ def load_problems(config: EvalConfig) -> dict[str, list[Problem]]:
 
 # --- grading and metrics ----------------------------------------------------------------------------
 
-def grade_samples(samples: list[dict], workers: int = 2) -> list[dict]:
-    """Fill each sample's verdict fields (lenient ``correct`` / ``extracted`` / ``reason``, strict, boxed)."""
-    pairs = [(s["response"], s["gold"]) for s in samples]
-    lenient = grade_many(pairs, mode="lenient", workers=workers)
-    strict = grade_many(pairs, mode="strict", workers=workers)
-    return [{**s, "extracted": v.extracted, "correct": v.correct, "reason": v.reason,
-             "strict_correct": sv.correct, "boxed": has_boxed(s["response"])}
-            for s, v, sv in zip(samples, lenient, strict)]
+def grade_samples(samples: list[dict], workers: int = 2, grader: str = DEFAULT_GRADER) -> list[dict]:
+    """Fill each sample's verdict fields (lenient ``correct`` / ``extracted`` / ``reason``, strict, boxed) with
+    ``grader``, one benchmark at a time (qwen25-math keeps units on minerva_math)."""
+    by_benchmark: dict[str, list[int]] = defaultdict(list)
+    for index, sample in enumerate(samples):
+        by_benchmark[sample["benchmark"]].append(index)
+    graded = list(samples)
+    for benchmark, indices in by_benchmark.items():
+        pairs = [(samples[i]["response"], samples[i]["gold"]) for i in indices]
+        lenient, strict = grade_both(grader, pairs, workers=workers, benchmark=benchmark)
+        for i, v, sv in zip(indices, lenient, strict):
+            graded[i] = {**samples[i], "extracted": v.extracted, "correct": v.correct, "reason": v.reason,
+                         "strict_correct": sv.correct, "boxed": has_boxed(samples[i]["response"])}
+    return graded
 
 
 def _share(flags: list[bool]) -> float:
@@ -172,6 +182,8 @@ def markdown_table(summary: dict) -> str:
                      f"{b['mean_length']:.0f} | {b['reflection_rate']:.1%} |")
     if summary.get("paper6_mean") is not None:
         lines.append(f"\nmean avg@k over the paper's six: {summary['paper6_mean']:.1%}")
+    if summary.get("grader"):
+        lines.append(f"\ngraded with {summary['grader']}")
     return "\n".join(lines)
 
 
@@ -247,8 +259,8 @@ def run_eval(config: EvalConfig, out_dir: str | Path, backend=None,
     problems = problems if problems is not None else load_problems(config)
     backend = backend or make_backend(config)
     samples, timing = generate_samples(config, problems, backend)
-    samples = grade_samples(samples, config.workers)
-    summary = build_summary(samples, asdict(config), timing)
+    samples = grade_samples(samples, config.workers, config.grader)
+    summary = build_summary(samples, asdict(config), {**timing, "grader": config.grader})
     write_run(out_dir, samples, summary)
     return summary
 
@@ -257,16 +269,6 @@ def write_run(out_dir: str | Path, samples: list[dict], summary: dict) -> None:
     os.makedirs(out_dir, exist_ok=True)
     write_atomically(os.path.join(out_dir, "samples.jsonl"), [json_line(s) for s in samples])
     write_atomically(os.path.join(out_dir, "summary.json"), [json.dumps(summary, indent=2) + "\n"])
-
-
-def regrade(run_dir: str | Path, workers: int = 2) -> dict:
-    """Re-grade the saved samples of ``run_dir`` with the current grader; rewrite both files."""
-    samples, old = read_samples(run_dir), read_summary(run_dir)  # both checked before any grading
-    samples = grade_samples(samples, workers)
-    keep = {k: old[k] for k in ("generation_seconds", "generated_tokens", "tokens_per_second") if k in old}
-    summary = build_summary(samples, old.get("config", {}), {**keep, "regraded": True})
-    write_run(run_dir, samples, summary)
-    return summary
 
 
 # --- command line -----------------------------------------------------------------------------------
@@ -310,6 +312,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, default=2, help="grader processes")
     parser.add_argument("--out", help="output folder (samples.jsonl, summary.json)")
     parser.add_argument("--regrade", metavar="DIR", help="re-grade DIR/samples.jsonl without generating")
+    add_grader_argument(parser, None, "; with --regrade DIR: default the grader DIR was graded with")
+    parser.add_argument("--compare-graders", action="store_true",
+                        help="with --regrade DIR: grade DIR's samples with every grader and write "
+                             "DIR/grader_parity.md and .json (accuracy per grader, every sample they disagree on); "
+                             "DIR's own files are left as they are")
 
 
 def check_out_dir(out: str) -> None:
@@ -320,19 +327,6 @@ def check_out_dir(out: str) -> None:
         if path.exists() and not path.is_file():
             raise CommandError(f"--out {out}: {name} there is not a regular file, and it would be replaced; "
                                f"remove it or choose another --out")
-
-
-def check_regrade_flags(args: argparse.Namespace) -> None:
-    """--regrade re-grades DIR's saved samples in place: a flag that picks, generates or places samples is bad input."""
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    defaults = vars(parser.parse_args([]))
-    given = [f"--{key.replace('_', '-')}" for key, default in defaults.items()
-             if key not in ("regrade", "workers") and getattr(args, key, default) != default]
-    if given:
-        raise CommandError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect with --regrade, "
-                           f"which re-grades DIR/samples.jsonl without generating and rewrites DIR's files in place; "
-                           f"drop {'it' if len(given) == 1 else 'them'} (only --workers goes with --regrade)")
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -356,7 +350,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
                         backend=args.backend, protocol=args.protocol, n_samples=args.n_samples,
                         temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
                         limit=args.limit, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
-                        workers=args.workers)
+                        workers=args.workers, grader=args.grader or DEFAULT_GRADER)
     try:
         for name in benchmarks:
             config.sampling(name)
@@ -366,11 +360,10 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.regrade:
-        check_regrade_flags(args)
-        summary = regrade(args.regrade, args.workers)
-        print(markdown_table(summary))
-        return 0
+    if args.regrade or args.compare_graders:
+        from .evalregrade import run_regrade
+
+        return run_regrade(args)
     config = config_from_args(args)
     try:
         problems = load_problems_or_fail_fast(config)

@@ -1,7 +1,10 @@
 """``oneshot-rlvr grade``: grade one (response, gold) pair, or a JSON Lines file of them.
 
-    oneshot-rlvr grade --response TEXT --gold TEXT [--mode strict|lenient] [--timeout S]
-    oneshot-rlvr grade --file IN.jsonl [--out OUT.jsonl] [--mode ...] [--workers N] [--timeout S]
+    oneshot-rlvr grade --response TEXT --gold TEXT [--mode strict|lenient] [--grader NAME] [--timeout S]
+    oneshot-rlvr grade --file IN.jsonl [--out OUT.jsonl] [--mode ...] [--grader NAME] [--workers N] [--timeout S]
+
+``--grader``: ``oneshot-rlvr`` (default, the training reward's grader) or ``qwen25-math`` (the paper's evaluator,
+quirks included); see ``graders.py``.
 """
 
 from __future__ import annotations
@@ -130,8 +133,19 @@ def summarize(verdicts: list, seconds: float) -> str:
     return f"graded {total} pair{'' if total == 1 else 's'}: {correct} correct{share}{reasons} in {seconds:.1f} s"
 
 
+def add_grader_argument(parser: argparse.ArgumentParser, default: str | None, extra: str = "") -> None:
+    """``--grader NAME`` (shared by grade and eval)."""
+    from .graders import DEFAULT_GRADER, GRADERS
+
+    parser.add_argument("--grader", choices=list(GRADERS), default=default, metavar="NAME",
+                        help=f"{DEFAULT_GRADER} (default: the project's grader, the training reward's) or "
+                             f"qwen25-math (the Qwen2.5-Math evaluator the paper reported with, quirks included)"
+                             f"{extra}")
+
+
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     from . import DEFAULT_TIMEOUT_SECONDS, MODES
+    from .graders import DEFAULT_GRADER
 
     source = parser.add_argument_group("what to grade (one of)")
     source.add_argument("--response", metavar="TEXT", help="one model response (give its answer with --gold)")
@@ -141,8 +155,10 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="OUT.jsonl",
                         help="write the verdicts here (atomically) instead of stdout")
     parser.add_argument("--mode", choices=MODES, default="lenient",
-                        help="answer extraction: strict = last \\boxed{} only (the training reward); "
-                             "lenient = the Qwen2.5-Math evaluator's order (default: %(default)s)")
+                        help="answer extraction: strict = last \\boxed{} only (the training reward; with "
+                             "qwen25-math: its verdict, counted only for a boxed answer); lenient = the "
+                             "Qwen2.5-Math evaluator's order (default: %(default)s)")
+    add_grader_argument(parser, DEFAULT_GRADER)
     parser.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TIMEOUT_SECONDS, metavar="S",
                         help="wall-clock limit per verdict in seconds; past it the answer is wrong with "
                              "reason 'timeout' (default: %(default)s)")
@@ -172,10 +188,10 @@ def run_grade(args: argparse.Namespace) -> int:
                                f"so give --out another file name")
     pairs = [(args.response, args.gold)] if args.file is None else read_pairs(args.file)
 
-    from . import grade_many
+    from .graders import grade_batch
 
     started = time.monotonic()
-    verdicts = grade_many(pairs, mode=args.mode, workers=args.workers, timeout=args.timeout)
+    verdicts = grade_batch(args.grader, pairs, mode=args.mode, workers=args.workers, timeout=args.timeout)
     seconds = time.monotonic() - started
     if args.out is not None:
         try:
