@@ -230,3 +230,15 @@ def test_a_training_file_that_repeats_its_example_trains_on_it(tiny, tmp_path):
     conflicting.write_text(json.dumps(row) + "\n" + json.dumps({**row, "answer": "6"}) + "\n")
     with pytest.raises(CommandError, match="duplicate id '124' with different content"):
         training_examples(recipe(tiny, str(conflicting), examples="124"))
+
+
+@pytest.mark.parametrize("names, head", [(["paper6"], ()), (["gsm8k", "paper6", "math500"], ("gsm8k",))])
+def test_benchmark_sets_expand_in_the_held_out_evaluation(names, head):
+    """`--set eval_benchmarks=[paper6]` passed the recipe check and then failed in training (issue 18)."""
+    from oneshot_rlvr.data.benchmarks import PAPER_SIX
+    from oneshot_rlvr.train import _eval_config
+
+    recipe = load_recipe(None, {"eval_benchmarks": names, "eval_every": 1})
+    assert _eval_config(recipe).benchmarks == head + PAPER_SIX  # math500 once, in paper6's place
+    all_names = _eval_config(load_recipe(None, {"eval_benchmarks": ["all"], "eval_every": 1})).benchmarks
+    assert "all" not in all_names and len(all_names) == 10

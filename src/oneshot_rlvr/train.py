@@ -183,7 +183,7 @@ def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tok
 def _eval_config(recipe):
     from .evaluate import EvalConfig
 
-    return EvalConfig(model=recipe.model, benchmarks=tuple(recipe.eval_benchmarks), data_dir=recipe.eval_data_dir,
+    return EvalConfig(model=recipe.model, benchmarks=recipe.expanded_benchmarks(), data_dir=recipe.eval_data_dir,
                       template=recipe.eval_template, limit=recipe.eval_limit, max_tokens=recipe.eval_max_tokens,
                       seed=recipe.seed)
 
