@@ -241,16 +241,10 @@ def load_problems_or_fail_fast(config: EvalConfig) -> dict[str, list[Problem]]:
     """``load_problems``; from the Hub, only the HF cache is tried when the Hub cannot be reached (no retries)."""
     if config.data_dir is not None:
         return load_problems(config)
-    from .models import offline_when_hub_unreachable
+    from .data.hub import hub_or_cache
 
-    with offline_when_hub_unreachable() as unreachable:
-        try:
-            return load_problems(config)
-        except BenchmarkError as error:
-            if unreachable:
-                raise BenchmarkError(f"the Hugging Face Hub cannot be reached ({unreachable}), so only the HF "
-                                     f"cache was tried: {error}") from None
-            raise
+    with hub_or_cache(BenchmarkError):
+        return load_problems(config)
 
 
 def run_eval(config: EvalConfig, out_dir: str | Path, backend=None,

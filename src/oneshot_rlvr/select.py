@@ -203,7 +203,8 @@ def markdown_table(ranking: list[tuple[str, float]], history: dict, by_id: dict[
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", required=True, help="accuracy history JSON {example_id: [accuracies]}")
-    parser.add_argument("--pool", required=True, help="the pool the history was recorded on (verl parquet or JSONL)")
+    parser.add_argument("--pool", required=True,
+                        help="the pool the history was recorded on (verl parquet, JSONL or hub:OWNER/NAME[:SPLIT])")
     parser.add_argument("--method", default="var", metavar="|".join(METHODS),
                         help="score: var (default, the paper's), std, lim (LIMR) or random")
     parser.add_argument("--rank", type=int, help="the first rank to select (1 = best); required with --out")

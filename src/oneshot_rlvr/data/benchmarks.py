@@ -31,6 +31,7 @@ from typing import Callable
 
 from ..grading.extract import last_boxed
 from . import iter_jsonl
+from .hub import load_hub_dataset
 
 PAPER_SIX = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
 
@@ -184,16 +185,9 @@ def _hub_rows(spec: BenchmarkSpec) -> tuple[str, list[dict]]:
     """Rows from the Hugging Face Hub through ``datasets`` (the online path; not reachable in CI)."""
     if spec.hub_id is None:
         raise BenchmarkError(f"{spec.name} has no Hub copy registered; pass --data-dir with NAME/test.jsonl")
-    try:
-        import datasets
-    except ImportError as error:
-        raise BenchmarkError("loading benchmarks from the Hub needs `datasets` (pip install datasets)") from error
-    try:
-        rows = datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.hub_split).to_list()
-    except Exception as error:  # noqa: BLE001  network, auth, missing split: one clear line
-        raise BenchmarkError(f"could not load {spec.hub_id} from the Hugging Face Hub ({type(error).__name__}: "
-                             f"{str(error)[:200]}); pass --data-dir with a local copy") from error
-    return f"hf://{spec.hub_id}", rows
+    dataset = load_hub_dataset(spec.hub_id, spec.hub_config, spec.hub_split, BenchmarkError,
+                               "pass --data-dir with a local copy")
+    return f"hf://{spec.hub_id}", dataset.to_list()
 
 
 def _local_benchmark(name: str, data_dir: str | Path) -> list[Problem]:

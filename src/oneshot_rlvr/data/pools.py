@@ -7,6 +7,12 @@ Two file formats are read by ``load_pool`` (parquet through pyarrow):
 | verl parquet (DSR-sub, ``pi1_r128.parquet``) | extra_info.index | prompt's user message | reward_model.ground_truth |
 | plain JSONL ``{id, problem, answer, category?}`` (or parquet with those columns) | id (int or str) | problem | answer |
 
+A **Hub dataset** ``hub:OWNER/NAME[:SPLIT]`` (split ``train`` when left out) is read through ``datasets``
+(``data.hub``: cached; when the Hub gives no answer, the HF cache only, and a dataset missing there is one
+error line); its rows may be in either layout, told apart by the columns as for parquet. The paper's pools,
+as its authors published them in ``ypwang61/One-Shot-RLVR-Datasets``, are verl rows: split ``dsr_sub`` is
+DSR-sub (``PAPER_POOL``); the dataset card lists the π-example splits (``*_r128`` ones repeat their example).
+
 Ids are always strings ("124"). The DeepScaleR instruction suffix (``DEEPSCALER_SUFFIX``) is stripped
 from every problem so that a prompt template can add its own. An empty gold answer is kept, as the
 paper's data has one (DSR-sub example 265: no response matches it, so it is never rewarded).
@@ -22,6 +28,7 @@ same plain JSONL, one row per selected example in rank order; ``write_pool_jsonl
 from __future__ import annotations
 
 import os
+import re
 import reprlib
 import tempfile
 from dataclasses import dataclass, replace
@@ -30,6 +37,9 @@ from pathlib import Path
 from ..cliutil import json_line, why_not_a_file
 from . import iter_jsonl
 from .prompts import DEEPSCALER_SUFFIX
+
+HUB_PREFIX = "hub:"  # explicit, so that a mistyped local path is never sent to the Hub
+PAPER_POOL = "hub:ypwang61/One-Shot-RLVR-Datasets:dsr_sub"  # the paper's DSR-sub, as its authors published it
 
 
 @dataclass(frozen=True)
@@ -115,15 +125,38 @@ def _read_parquet(path: Path) -> list[Example]:
     except Exception as error:  # noqa: BLE001  corrupt or not parquet: one clear line
         raise PoolError(f"{path}: not a readable parquet file ({type(error).__name__}: {str(error)[:120]}); "
                         f"regenerate it or use JSONL") from error
-    columns = set(table.column_names)
+    return _table_examples(table.to_pylist(), table.column_names, path)
+
+
+def _table_examples(rows: list[dict], columns, where) -> list[Example]:
+    """Examples from the rows of a table (parquet, Hub dataset) in the layout its ``columns`` show."""
+    columns = set(columns)
     if {"prompt", "reward_model", "extra_info"} <= columns:
         read = _verl_example
     elif {"id", "problem", "answer"} <= columns:
         read = _plain_example
     else:
-        raise PoolError(f"{path}: columns {sorted(columns)} are neither verl (prompt, reward_model, extra_info) "
+        raise PoolError(f"{where}: columns {sorted(columns)} are neither verl (prompt, reward_model, extra_info) "
                         f"nor plain (id, problem, answer); convert it to one of these layouts")
-    return [read(row, f"{path}: row {number}") for number, row in enumerate(table.to_pylist(), start=1)]
+    return [read(row, f"{where}: row {number}") for number, row in enumerate(rows, start=1)]
+
+
+def _read_hub(spec: str) -> tuple[str, list[Example]]:
+    """``(where, examples)`` of ``hub:OWNER/NAME[:SPLIT]`` (split ``train`` when left out), read through
+    ``datasets``: cached, and from the HF cache only when the Hub gives no answer (``data.hub``)."""
+    from ..models import _HUB_ID
+    from .hub import hub_or_cache, load_hub_dataset
+
+    dataset_id, _, split = spec[len(HUB_PREFIX):].partition(":")
+    split = split or "train"
+    if not _HUB_ID.match(dataset_id) or not re.fullmatch(r"[\w.-]+", split):
+        raise PoolError(f"{spec}: not a Hub dataset of the form {HUB_PREFIX}OWNER/NAME[:SPLIT]; write e.g. "
+                        f"{PAPER_POOL}")
+    with hub_or_cache(PoolError):
+        dataset = load_hub_dataset(dataset_id, None, split, PoolError, "check the id and the split (the dataset "
+                                   "card lists them), or give a local .parquet / .jsonl file")
+    where = f"{HUB_PREFIX}{dataset_id}:{split}"
+    return where, _table_examples(dataset.to_list(), dataset.column_names, where)
 
 
 def _read_jsonl(path: Path, require=("id", "problem", "answer")) -> list[dict]:
@@ -143,23 +176,27 @@ def _read_jsonl(path: Path, require=("id", "problem", "answer")) -> list[dict]:
 def _check_file(path: Path) -> None:
     if not path.is_file():
         raise PoolError(f"{path}: {why_not_a_file(path)}; check the path (DSR-sub is train/dsr_sub.parquet in the "
-                        f"shared data)")
+                        f"shared data, {PAPER_POOL} on the Hub)")
     if path.suffix not in (".parquet", ".jsonl"):
         raise PoolError(f"{path}: unknown extension {path.suffix!r}; give a .parquet (verl) or .jsonl file")
 
 
 def load_pool(path: str | Path, allow_duplicates: bool = False) -> list[Example]:
-    """All examples in ``path`` (verl parquet or plain JSONL), in file order.
+    """All examples in ``path`` (verl parquet, plain JSONL, or a Hub dataset ``hub:OWNER/NAME[:SPLIT]``),
+    in file order.
 
     ``allow_duplicates=True`` keeps repeated rows (the paper's ``pi*_r128.parquet`` training files);
     rows that share an id must then be identical.
     """
-    path = Path(path)
-    _check_file(path)
-    if path.suffix == ".parquet":
-        examples = _read_parquet(path)
+    if isinstance(path, str) and path.strip().startswith(HUB_PREFIX):
+        path, examples = _read_hub(path.strip())
     else:
-        examples = [_plain_example(row, f"{path}:{number}") for number, row in _read_jsonl(path)]
+        path = Path(path)
+        _check_file(path)
+        if path.suffix == ".parquet":
+            examples = _read_parquet(path)
+        else:
+            examples = [_plain_example(row, f"{path}:{number}") for number, row in _read_jsonl(path)]
     if not examples:
         raise PoolError(f"{path}: the pool is empty; it needs at least one example")
     seen: dict[str, Example] = {}
