@@ -32,7 +32,7 @@ PAPER_TABLE = {
     "eval_limit": None, "eval_data_dir": None, "eval_max_tokens": 3072, "eval_template": "qwen25-math-cot",
     "seed": 0, "use_vllm": False, "rollout_backend": "hf", "shared_prompt_forward": True, "vllm_mode": "colocate",
     "dtype": "auto", "report_to": "none",
-    "gradient_checkpointing": False,
+    "gradient_checkpointing": False, "trl": {}, "peft": {},
 }
 
 # What each other recipe changes from the paper recipe, exactly.
@@ -43,6 +43,9 @@ DIFFERENCES = {
     "pg-only.yaml": {"kl_coef": 0.0, "entropy_coef": 0.0, "weight_decay": 0.0},
     "kl-wd-only.yaml": {"reward": "none", "entropy_coef": 0.0},
     "paper-ppo-qwen2.5-math-1.5b.yaml": {"algorithm": "ppo", "prompts_per_step": 64, "rollouts": 2},
+    "paper-qwen2.5-math-1.5b-lora.yaml": {
+        "learning_rate": 1e-5, "micro_batch_size": 2, "gradient_checkpointing": True,
+        "peft": {"rank": 32, "alpha": 64.0, "dropout": 0.0, "target_modules": "all-linear", "save_merged": True}},
     "cpu-smollm2.yaml": {
         "model": "smollm2-135m", "prompts_per_step": 2, "rollouts": 4, "micro_batch_size": 4,
         "max_prompt_tokens": 512, "max_response_tokens": 128, "steps": 3, "save_every": 3, "eval_every": 3,
@@ -132,7 +135,8 @@ def test_every_recipe_maps_to_a_grpo_config(name, tmp_path, trl):
     assert cfg.save_strategy == "no" and cfg.eval_strategy == "no" and cfg.logging_steps == 1
     assert cfg.use_vllm is False and cfg.vllm_mode == recipe.vllm_mode
     assert cfg.bf16 is False and cfg.use_cpu is True
-    assert cfg.gradient_checkpointing is False and cfg.remove_unused_columns is False and cfg.report_to == []
+    assert cfg.gradient_checkpointing is recipe.gradient_checkpointing  # on only in the LoRA recipe
+    assert cfg.remove_unused_columns is False and cfg.report_to == []
 
 
 @pytest.mark.parametrize("name,processes", [("paper-qwen2.5-math-1.5b.yaml", 8), ("cpu-smollm2.yaml", 2),
@@ -209,7 +213,7 @@ def test_module_docstring_documents_every_mapped_field():
 def test_every_field_has_a_default_and_a_source_comment():
     source = inspect.getsource(TrainRecipe)
     for f in dataclasses.fields(TrainRecipe):
-        assert f.default is not dataclasses.MISSING, f.name
+        assert f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING, f.name
         line = next(line for line in source.splitlines() if line.strip().startswith(f"{f.name}:"))
         assert "#" in line, f"{f.name} has no comment"
 
@@ -436,7 +440,8 @@ def test_cpu_2proc_accelerate_config_starts_two_gloo_processes(tmp_path, trl):
 def test_accelerate_configs_load():
     loader = pytest.importorskip("accelerate.commands.config.config_args")
     expected = {"deepspeed-zero2.yaml": ("DEEPSPEED", 8, "bf16"), "deepspeed-zero3.yaml": ("DEEPSPEED", 8, "bf16"),
-                "fsdp.yaml": ("FSDP", 8, "bf16"), "cpu-2proc.yaml": ("MULTI_GPU", 2, "no")}
+                "fsdp.yaml": ("FSDP", 8, "bf16"), "cpu-2proc.yaml": ("MULTI_GPU", 2, "no"),
+                "cpu-2proc-fsdp.yaml": ("FSDP", 2, "no")}
     assert sorted(p.name for p in (RECIPES / "accelerate").glob("*.yaml")) == sorted(expected)
     for name, (kind, processes, precision) in expected.items():
         cfg = loader.load_config_from_file(str(RECIPES / "accelerate" / name))

@@ -3,7 +3,9 @@
 ``load_recipe(path, overrides)`` reads a YAML file of ``TrainRecipe`` fields (``recipes/*.yaml``), applies
 overrides (typed values, or ``"key=value"`` strings through ``parse_override``), converts and checks every
 value and returns a validated ``TrainRecipe``. A file may start from another: ``inherit: other.yaml`` (relative
-to the file; chains allowed) is read first, then the file's own keys replace its values. Every problem is
+to the file; chains allowed) is read first, then the file's own keys replace its values (``trl:`` entries,
+one by one: ``trl.NAME`` overrides, e.g. ``trl.num_iterations=2``, and a file's entries add to those it
+inherits; a recipe with a trl: block imports TRL to check them). Every problem is
 a ``RecipeError`` (a ValueError) whose message is one line: what is wrong, where (key, file and line), how
 to fix it — raised before any model loads.
 
@@ -15,7 +17,7 @@ to fix it — raised before any model loads.
 | rollouts | num_generations | the group size G |
 | micro_batch_size | per_device_train_batch_size | completions per forward/backward on one device |
 | prompts_per_step·rollouts / (micro_batch_size·num_processes) | gradient_accumulation_steps and steps_per_generation | one generation batch = one optimizer step (verl: ppo_mini_batch = whole batch) |
-| (fixed) | num_iterations=1 | verl ppo_epochs 1: on-policy, the ratio is 1, so clip_ratio only guards numerics |
+| (fixed) | num_iterations=1 | verl ppo_epochs 1: on-policy, the ratio is 1, so clip_ratio only guards numerics (trl: num_iterations > 1 reuses each batch, and the clipping acts) |
 | learning_rate, lr_scheduler, warmup_steps | learning_rate, lr_scheduler_type, warmup_steps | |
 | weight_decay, max_grad_norm | weight_decay, max_grad_norm; optim="adamw_torch_fused" | torch AdamW, betas (0.9, 0.999), eps 1e-8 as verl; HF skips decay on biases and norms, verl does not; fused: one kernel for all parameters (SmolLM2-135M on CPU: 0.39 → 0.07 s a step, same values within 1.2e-7), TRL's default |
 | temperature, top_p | temperature, top_p; top_k=0 | |
@@ -36,6 +38,7 @@ to fix it — raised before any model loads.
 | gradient_checkpointing | activation_checkpointing (transformers 5 name; TRL defaults it to True) | |
 | report_to | report_to | |
 | (fixed) | save_strategy="no", eval_strategy="no", logging_steps=1, remove_unused_columns=False | the train stage saves checkpoints (base model dtype) and evaluates itself; reward functions read dataset columns |
+| trl | any other GRPOConfig field, as given | ``trl_options``: names and types checked against GRPOConfig; a field in this table is refused with its recipe key, the train stage's own (output_dir, save/eval/logging, reward_weights, use_cpu, bf16) too; the fixed choices (num_iterations, steps_per_generation, top_k, optim, use_bias_correction_kl, scale_rewards) give way |
 
 TRL facts the train stage relies on (checked in trl 1.16 source): GRPOConfig reads the process count from
 the environment (accelerate's WORLD_SIZE), so ``num_processes`` must equal it; it requires
@@ -53,12 +56,13 @@ import functools
 import math
 import os
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import trl_options
 from .data.benchmarks import BENCHMARKS, PAPER_SIX
 from .data.prompts import TEMPLATES
 from .fast_trainer import ROLLOUT_BACKENDS
@@ -150,11 +154,16 @@ class TrainRecipe:
     dtype: str = "auto"  # here: auto = bfloat16 on GPU (verl bf16), float32 on CPU
     report_to: str = "none"  # TRL / transformers report_to
     gradient_checkpointing: bool = False  # verl: enable_gradient_checkpointing (memory knob)
+    trl: dict[str, Any] = field(default_factory=dict, hash=False)  # TRL: any other GRPOConfig field (trl_options)
+    peft: dict[str, Any] = field(default_factory=dict, hash=False)  # here: LoRA through TRL's peft_config ({} = off; lora.py)
 
     def __post_init__(self) -> None:
         hints = _hints()
         for f in dataclasses.fields(self):
-            object.__setattr__(self, f.name, _convert(f.name, getattr(self, f.name), hints[f.name], strings=False))
+            value = getattr(self, f.name)
+            value = (trl_options.checked(value) if f.name == "trl" else _checked_peft(value) if f.name == "peft"
+                     else _convert(f.name, value, hints[f.name], strings=False))
+            object.__setattr__(self, f.name, value)
         self.validate()
 
     def validate(self) -> None:
@@ -281,7 +290,12 @@ def _convert(key: str, value: Any, hint, *, strings: bool = True, where: str = "
             return None
         raise bad()
     if base is tuple:
-        if isinstance(value, str):
+        if isinstance(value, str) and text.startswith("[") and text.endswith("]"):  # --set eval_benchmarks=[paper6]
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise bad() from None
+        elif isinstance(value, str):
             value = [item.strip() for item in value.split(",")] if text else []
         if isinstance(value, (list, tuple)) and all(isinstance(item, str) and item for item in value):
             return tuple(value)
@@ -341,12 +355,15 @@ def _read_file(path: Path, values: dict, origins: dict, chain: tuple[Path, ...])
         raise RecipeError(f"{shown}: a recipe is a mapping of 'key: value' lines, got {type(data).__name__}; "
                           "write one field per line")
     lines: dict[Any, int] = {}
-    for key_node, _ in node.value:
+    trl_lines: dict[Any, int] = {}
+    for key_node, value_node in node.value:
         key = key_node.value
         if key in lines:
             raise RecipeError(f"{shown} line {key_node.start_mark.line + 1}: key {key!r} is given twice (first on "
                               f"line {lines[key]}); keep one")
         lines[key] = key_node.start_mark.line + 1
+        if key == "trl" and isinstance(value_node, yaml.MappingNode):
+            trl_lines = {k.value: k.start_mark.line + 1 for k, _ in value_node.value}
     own = {}
     for key, value in data.items():
         where = f"{shown} line {lines.get(str(key), '?')}"
@@ -354,12 +371,24 @@ def _read_file(path: Path, values: dict, origins: dict, chain: tuple[Path, ...])
             if not isinstance(value, str) or not value:
                 raise RecipeError(f"{where}: inherit must be a recipe file name, got {value!r}; fix it")
             _read_file(path.parent / value, values, origins, chain + (path.resolve(),))
+        elif key == "trl":  # entries "trl.NAME", each with its line; added to the inherited ones
+            for name, item in trl_options.block(value, where).items():
+                own[f"trl.{name}"] = (item, f"{shown} line {trl_lines.get(name, lines['trl'])}")
         elif key not in FIELD_NAMES:
             raise _unknown(key, where)
         else:
-            own[key] = (_convert(key, value, _hints()[key], where=where), where)
+            own[key] = (value if key == "peft" else _convert(key, value, _hints()[key], where=where), where)
     for key, (value, where) in own.items():  # the file's own keys replace inherited ones
         values[key], origins[key] = value, where
+
+
+def _checked_peft(block: Any) -> dict[str, Any]:
+    from .lora import check_peft_block
+
+    try:
+        return check_peft_block(block)
+    except ValueError as error:
+        raise RecipeError(str(error), key="peft") from None
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -380,11 +409,22 @@ def load_recipe(path: str | os.PathLike | None = None, overrides: dict | None = 
     for key, value in (overrides or {}).items():
         key = str(key).replace("-", "_")
         where = f"override {key}={value}" if path is None else f"override {key}={value} (on {path})"
+        if key == "trl" or key.startswith("trl."):  # text values read as YAML; entries added to the file's
+            value = trl_options.parse_value(value, where) if isinstance(value, str) else value
+            for name, item in (trl_options.block(value, where) if key == "trl" else {key[4:]: value}).items():
+                values[f"trl.{name}"], origins[f"trl.{name}"] = item, where
+            continue
+        if key == "peft" or key.startswith("peft."):  # text values read as YAML; peft.NAME sets one entry
+            value = trl_options.parse_value(value, where) if isinstance(value, str) else value
+            value = {**(values.get("peft") or {}), key[5:]: value} if key != "peft" else value
+            values["peft"], origins["peft"] = value, where
+            continue
         if key not in FIELD_NAMES:
             raise _unknown(key, where)
         values[key], origins[key] = _convert(key, value, _hints()[key], where=where), where
+    trl = {key[4:]: values.pop(key) for key in [k for k in values if k.startswith("trl.")]}
     try:
-        return TrainRecipe(**values)
+        return TrainRecipe(**values, trl=trl)
     except RecipeError as error:
         where = origins.get(error.key or "") or (str(path) if path is not None else "defaults")
         raise RecipeError(f"{where}: {error}", key=error.key) from None
@@ -427,7 +467,7 @@ def grpo_config_kwargs(recipe: TrainRecipe, output_dir: str, *, num_processes: i
     )
     if recipe.use_vllm:
         kwargs["vllm_max_model_length"] = recipe.max_prompt_tokens + recipe.max_response_tokens
-    return kwargs
+    return trl_options.on_top(recipe, kwargs)
 
 
 def to_grpo_config(recipe: TrainRecipe, output_dir: str, *, num_processes: int = 1, device: str = "cpu", **extra):
@@ -447,5 +487,6 @@ def to_grpo_config(recipe: TrainRecipe, output_dir: str, *, num_processes: int =
     try:
         return GRPOConfig(**kwargs)
     except (ValueError, TypeError) as error:
-        raise RecipeError(f"TRL rejected the mapped GRPOConfig on {device}: {error}; fix the recipe or "
-                          "run on a machine that supports it") from None
+        block = " (or its trl: block)" if recipe.trl else ""
+        raise RecipeError(f"TRL rejected the mapped GRPOConfig on {device}: {error}; fix the recipe{block} or run on "
+                          "a machine that supports it") from None
