@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 pytest.importorskip("trl")
 
@@ -87,6 +88,12 @@ def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
     (["--algorithm", "ppo", "--set", "critic_learning_rate=-1e-5"], ("critic_learning_rate is -1e-05", "override")),
     (["--set", "keep_checkpoints=-1"], "(0 = keep all)"),
     (["--report-to", "bogus"], "report_to 'bogus' is unknown"),
+    # the trl: block (trl_options.py): names and types checked against GRPOConfig before any model loads
+    (["--set", "trl.log_completion=true"], ("trl.log_completion is not a GRPOConfig field", "'log_completions'")),
+    (["--set", "trl.beta=0"], "trl.beta is the recipe's kl_coef; set kl_coef instead"),
+    (["--set", "trl.output_dir=x"], "trl.output_dir cannot be set"),
+    (["--set", "trl.num_iterations=two"], "trl.num_iterations must be int"),
+    (["--set", "trl.steps_per_generation=4"], "trl: a generation batch of 4 prompts"),
     # a wrong-label run with no label would train on the true one
     *[(["--wrong-label", label], f"--wrong-label {label!r} gives no label") for label in (" ", "", "null", "none", "~")],
 ])
@@ -242,3 +249,35 @@ def test_benchmark_sets_expand_in_the_held_out_evaluation(names, head):
     assert _eval_config(recipe).benchmarks == head + PAPER_SIX  # math500 once, in paper6's place
     all_names = _eval_config(load_recipe(None, {"eval_benchmarks": ["all"], "eval_every": 1})).benchmarks
     assert "all" not in all_names and len(all_names) == 10
+    from_cli = load_recipe(None, {"eval_benchmarks": "[paper6]"})  # --set eval_benchmarks=[paper6], as written
+    assert _eval_config(from_cli).benchmarks == PAPER_SIX
+
+
+def test_a_trl_block_reaches_trl_and_trains(tiny, pool, tmp_path):
+    """Issue 18's acceptance: trl: {log_completions: true, num_iterations: 2} trains 2 steps and TRL gets both."""
+    from transformers import TrainerCallback
+
+    from oneshot_rlvr.config import to_grpo_config
+
+    path = tmp_path / "r.yaml"
+    path.write_text("trl:\n  log_completions: true\n  num_iterations: 2\n")
+    settings = dict(model=tiny, data=pool, examples="1", prompts_per_step=2, rollouts=2, micro_batch_size=2,
+                    max_prompt_tokens=256, max_response_tokens=6, steps=2, save_every=0, eval_every=0,
+                    learning_rate=1e-3, dtype="float32")
+    trained = load_recipe(path, settings)
+    built = to_grpo_config(trained, str(tmp_path / "o"))
+    assert (built.log_completions, built.num_iterations) == (True, 2)
+    seen = []
+
+    class Spy(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            seen.append((args.log_completions, args.num_iterations, args.steps_per_generation))
+
+    out = run_training(trained, tmp_path / "run", callbacks=[Spy()])
+    assert seen == [(True, 2, 2)]  # the trainer's own GRPOConfig (2 micro-batches a step)
+    metrics = read_lines(out / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [1, 2]  # step 2 reuses step 1's rollouts: no reward fields
+    assert "reward_mean" in metrics[0] and "reward_mean" not in metrics[1] and "loss" in metrics[1]
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["trl"] == {"log_completions": True, "num_iterations": 2}
+    assert load_recipe(None, saved) == trained  # config.yaml reads back as the same recipe

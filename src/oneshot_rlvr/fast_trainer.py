@@ -16,7 +16,8 @@ methods replaced and its training step wrapped (3.); tokenizing, rewards, advant
    ends at EOS keeps that EOS as its last completion token, as TRL's completion mask does.
    Departure: one random generator per row, seeded by (seed, step, process, row): runs are reproducible
    and resumable, but the samples differ from TRL's. Falls back to TRL for vLLM, TRL's paged generation,
-   images, and settings the backend lacks (top-k, min-p, repetition penalty, ``generation_kwargs``).
+   images, settings the backend lacks (top-k, min-p, repetition penalty, ``generation_kwargs``) and FSDP
+   (or ZeRO-3 without ``ds3_gather_for_generation``), whose forwards are collectives that must run in step.
 
 2. Shared-prompt forward (``_get_per_token_logps_and_entropies``, for the policy and the reference
    model). TRL runs every row's prompt + completion through the model; when the rows of a micro-batch
@@ -104,7 +105,7 @@ def faster(trainer_class, *, rollouts: str = "hf", shared_prompt: bool = True,
 
         def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
             if (rollouts != "hf" or self.use_vllm or getattr(self, "use_transformers_continuous_batching", False)
-                    or images or multimodal_fields or unsupported_settings(self.args)):
+                    or images or multimodal_fields or unsupported_settings(self.args) or self._sharded_forward()):
                 return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
                                                      *args, **kwargs)
             import torch
@@ -124,6 +125,12 @@ def faster(trainer_class, *, rollouts: str = "hf", shared_prompt: bool = True,
             completion_ids = [list(g.token_ids) + ([g.eos_token_id] if g.eos_token_id is not None else [])
                               for (g,) in generated]
             return completion_ids, None
+
+        def _sharded_forward(self) -> bool:
+            """Each forward gathers parameters with collectives (FSDP; ZeRO-3 without gathering for generation):
+            rows leaving at EOS would give processes different numbers of forwards and hang them, and FSDP2
+            keeps the inference tensors the backend makes. TRL's ``generate`` keeps processes in step."""
+            return self._dist.is_fsdp or (self._dist.is_zero3 and not self.args.ds3_gather_for_generation)
 
         def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
                                                batch_size=None, compute_entropy=False, compute_aux_loss=False,

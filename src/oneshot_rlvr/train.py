@@ -24,7 +24,9 @@ Outputs under ``--out``: ``config.yaml`` (the resolved recipe), ``metrics.jsonl`
 over the example's group of rollouts, strict grading, whatever the training reward), ``eval.jsonl`` (a
 held-out evaluation at step 0 and every ``eval_every`` steps), ``checkpoints/step-N`` (model + tokenizer
 in the base model's dtype, the last ``keep_checkpoints`` kept; ``oneshot-rlvr eval --model`` reads them)
-and ``trainer/`` (TRL's own checkpoints with optimizer and RNG state, for ``--resume``).
+and ``trainer/`` (TRL's own checkpoints with optimizer and RNG state, for ``--resume``). The records,
+checkpoints and held-out evaluations are ``train_records``'s, which also gathers a model sharded by FSDP
+or DeepSpeed ZeRO-3 under ``accelerate launch``.
 
 ``--algorithm ppo`` (recipe ``algorithm: ppo``) trains with ``ppo.PPOTrainer`` instead: a critic and GAE
 advantages on the same engine, the same outputs (metrics.jsonl adds value_loss, explained_variance,
@@ -34,25 +36,18 @@ mean_value) and the critic with its optimizer in ``trainer/checkpoint-N/critic``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
-import shutil
 import sys
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 from .cliutil import CommandError, check_output_dir, write_atomically
+# the records, checkpoints and held-out evaluation live in train_records; these names stay importable from here
+from .train_records import (METRIC_KEYS, HistoryRecorder, _eval_config, boxed,  # noqa: F401
+                            held_out_evaluation, load_eval_problems, make_records, save_checkpoint)
 
 HELP = "train with GRPO (or PPO) on one or a few examples (the paper's recipe and its ablations)"
-METRIC_KEYS = {  # metrics.jsonl key ← TRL log key
-    "train_accuracy": "rewards/accuracy/mean", "reward_mean": "reward", "reward_std": "reward_std",
-    "entropy": "entropy", "kl": "kl", "mean_length": "completions/mean_length",
-    "boxed_rate": "rewards/boxed/mean", "clip_ratio": "clip_ratio/region_mean", "step_seconds": "step_time",
-    "tokens": "num_tokens", "loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
-    "value_loss": "critic/value_loss", "explained_variance": "critic/explained_variance",  # ppo only
-    "mean_value": "critic/mean_value",
-}
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -62,7 +57,8 @@ def training_examples(recipe):
     from .data.pools import PoolError, load_pool, select_examples, with_wrong_label
 
     if not recipe.data:
-        raise CommandError("no training pool: pass --data POOL (verl parquet or JSONL {id, problem, answer})")
+        raise CommandError("no training pool: pass --data POOL (verl parquet, JSONL {id, problem, answer}, "
+                           "or a Hub dataset hub:OWNER/NAME[:SPLIT])")
     try:
         # the paper's training files repeat one example 128 times (pi1_r128.parquet): rows sharing an id
         # are kept when identical (conflicting ones are still an error)
@@ -106,139 +102,6 @@ def training_dataset(recipe, examples, tokenizer):
     return Dataset.from_list(rows), dropped
 
 
-# --- records ----------------------------------------------------------------------------------------
-
-class HistoryRecorder:
-    """A zero-weight reward function that records each example's accuracy per group of rollouts.
-
-    TRL calls reward functions with the generation batch, each prompt repeated ``rollouts`` times in a
-    row; the accuracy of a group is the share of its rollouts graded correct (strict: a boxed answer).
-    """
-
-    __name__ = "accuracy"
-
-    def __init__(self, rollouts: int, timeout: float = 3.0) -> None:
-        from .rewards import make_reward
-
-        self.rollouts, self.history = rollouts, {}
-        self._outcome = make_reward("outcome", mode="strict", timeout=timeout)
-
-    def __call__(self, prompts=None, completions=None, **columns) -> list[float]:
-        scores = self._outcome(prompts=prompts, completions=completions, **columns)
-        ids, all_scores = list(columns["id"]), scores
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            # every process grades its own slice (whole groups); the record needs all of them
-            from accelerate.utils import gather_object
-
-            ids, all_scores = gather_object(ids), gather_object(list(scores))
-        for start in range(0, len(all_scores), self.rollouts):
-            group = all_scores[start : start + self.rollouts]
-            self.history.setdefault(str(ids[start]), []).append(sum(group) / len(group))
-        return scores
-
-
-def boxed(prompts=None, completions=None, **columns) -> list[float]:
-    from .rewards import format_reward
-
-    return format_reward(prompts=prompts, completions=completions, **columns)
-
-
-def _make_callback(recipe, out: Path, recorder: HistoryRecorder, base_dtype, tokenizer, eval_problems: dict):
-    from transformers import TrainerCallback
-
-    class Records(TrainerCallback):
-        """metrics.jsonl and history.json at each log, eval.jsonl and checkpoints on schedule."""
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            if state.global_step == 0 and recipe.eval_every and state.is_world_process_zero:
-                self._evaluate(kwargs["model"], 0)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or not logs or "reward" not in logs:
-                return
-            line = {"step": state.global_step, **{k: logs[v] for k, v in METRIC_KEYS.items() if v in logs}}
-            with open(out / "metrics.jsonl", "a", encoding="utf-8") as stream:
-                stream.write(json.dumps(line) + "\n")
-            write_atomically(str(out / "history.json"), [json.dumps(recorder.history) + "\n"])
-
-        def on_step_end(self, args, state, control, model=None, **kwargs):
-            if not state.is_world_process_zero:
-                return
-            step = state.global_step
-            if recipe.save_every and step % recipe.save_every == 0:
-                save_checkpoint(model, tokenizer, out / "checkpoints", step, base_dtype, recipe.keep_checkpoints)
-            if recipe.eval_every and step % recipe.eval_every == 0:
-                self._evaluate(model, step)
-
-        def _evaluate(self, model, step: int) -> None:
-            line = {"step": step, **held_out_evaluation(recipe, eval_problems, model, tokenizer)}
-            with open(out / "eval.jsonl", "a", encoding="utf-8") as stream:
-                stream.write(json.dumps(line) + "\n")
-
-    return Records()
-
-
-def _eval_config(recipe):
-    from .evaluate import EvalConfig
-
-    return EvalConfig(model=recipe.model, benchmarks=recipe.expanded_benchmarks(), data_dir=recipe.eval_data_dir,
-                      template=recipe.eval_template, limit=recipe.eval_limit, max_tokens=recipe.eval_max_tokens,
-                      seed=recipe.seed)
-
-
-def load_eval_problems(recipe) -> dict:
-    """The held-out benchmarks, read once before any model loads (a bad path fails early)."""
-    from .data.benchmarks import BenchmarkError
-    from .evaluate import load_problems
-
-    try:
-        return load_problems(_eval_config(recipe))
-    except BenchmarkError as error:
-        raise CommandError(f"held-out evaluation: {error} (or --set eval_every=0)") from None
-
-
-def held_out_evaluation(recipe, problems: dict, model, tokenizer) -> dict:
-    """``{"benchmarks": {name: {n, strict, lenient, boxed_rate, reflection_rate, mean_length}}, "seconds"}``."""
-    from .evaluate import build_summary, generate_samples, grade_samples
-    from .generation import HFBackend
-
-    start = time.monotonic()
-    config = _eval_config(recipe)
-    was_training = model.training
-    model.eval()
-    try:
-        samples, _ = generate_samples(config, problems, HFBackend(model, tokenizer))
-    finally:
-        model.train(was_training)
-    summary = build_summary(grade_samples(samples), asdict(config))
-    keys = ("n", "strict", "lenient", "boxed_rate", "reflection_rate", "mean_length")
-    return {"benchmarks": {name: {k: b[k] for k in keys} for name, b in summary["benchmarks"].items()},
-            "seconds": time.monotonic() - start}
-
-
-def save_checkpoint(model, tokenizer, folder: Path, step: int, dtype, keep: int) -> Path:
-    """Model + tokenizer at ``folder/step-N`` in ``dtype`` (the base model's), written whole; keeps the last
-    ``keep`` (the paper's pitfall: a bf16 base saved as fp32, or the reverse, changes what is evaluated)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    final, partial = folder / f"step-{step}", folder / f".step-{step}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    model.save_pretrained(partial, state_dict=state)
-    tokenizer.save_pretrained(partial)
-    config_path = partial / "config.json"
-    config = json.loads(config_path.read_text())
-    config["dtype"] = str(dtype).replace("torch.", "")
-    config_path.write_text(json.dumps(config, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(partial, final)
-    done = sorted((p for p in folder.glob("step-*") if p.name[5:].isdigit()), key=lambda p: int(p.name[5:]))
-    for old in (done[: len(done) - keep] if keep else []):  # keep 0 = keep all
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
 # --- checks before any model loads -------------------------------------------------------------------
 
 def check_launch(recipe, device: str, world: int) -> None:
@@ -252,6 +115,14 @@ def check_launch(recipe, device: str, world: int) -> None:
         grpo_config_kwargs(recipe, "", num_processes=world, device=device)  # vLLM on cpu, a batch that does not split
     except RecipeError as error:
         raise CommandError(str(error)) from None
+    sharded = [name for name in ("FSDP", "DEEPSPEED") if os.environ.get(f"ACCELERATE_USE_{name}", "").lower() == "true"]
+    if recipe.peft and sharded:  # adapter checkpoints gather nothing yet: not built or tested under sharding
+        raise CommandError(f"peft: LoRA is not supported under {sharded[0].replace('DEEPSPEED', 'DeepSpeed')} here; "
+                           "launch with DDP (accelerate launch --multi_gpu) or one process: the frozen base is "
+                           "small next to full fine-tuning's optimizer states")
+    if recipe.peft and importlib.util.find_spec("peft") is None:
+        raise CommandError("peft: LoRA needs the peft package, which is not installed; pip install "
+                           "'oneshot-rlvr[lora]' (or set peft: {} to train every weight)")
     if recipe.report_to not in ("none", "all"):
         from transformers.integrations.integration_utils import (INTEGRATION_TO_CALLBACK,
                                                                  get_available_reporting_integrations)
@@ -367,10 +238,15 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
         from .fast_trainer import faster
 
         trainer_class = faster(trainer_class, rollouts=recipe.rollout_backend, shared_prompt=recipe.shared_prompt_forward)
+    records = make_records(recipe, out, recorder, base_dtype, loaded.tokenizer, eval_problems)
+    if recipe.peft:  # LoRA: TRL wraps the policy; its reference is the same model with the adapter off
+        from .lora import lora_config
+
+        extra["peft_config"] = lora_config(recipe.peft)
     trainer = trainer_class(model=loaded.model, reward_funcs=[reward, recorder, boxed], args=args, **extra,
                           train_dataset=dataset, processing_class=loaded.tokenizer,
-                          callbacks=[_make_callback(recipe, out, recorder, base_dtype, loaded.tokenizer, eval_problems),
-                                     SaveHistory(), *callbacks])
+                          callbacks=[records, SaveHistory(), *callbacks])
+    records.bind(trainer)  # checkpoints and evaluations gather a sharded model through the trainer's accelerator
     if dropped:
         print(f"dropped {dropped} prompts longer than {recipe.max_prompt_tokens} tokens", file=sys.stderr)
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -381,7 +257,8 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="a recipe YAML (recipes/*.yaml); flags below override it")
-    parser.add_argument("--data", help="training pool: verl parquet or JSONL {id, problem, answer}")
+    parser.add_argument("--data", help="training pool: verl parquet, JSONL {id, problem, answer}, or a Hub "
+                        "dataset hub:OWNER/NAME[:SPLIT] (e.g. hub:ypwang61/One-Shot-RLVR-Datasets:dsr_sub)")
     parser.add_argument("--examples", help="example ids (124 or 124,682), all, or a selection file")
     parser.add_argument("--wrong-label", help="train against this (deliberately wrong) gold answer")
     parser.add_argument("--model", help="Hugging Face id, local folder, or smollm2-135m")
@@ -391,7 +268,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", help="grpo | ppo (a critic with GAE advantages; see oneshot_rlvr.ppo)")
     parser.add_argument("--report-to", help="none, tensorboard, wandb")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any recipe field (repeatable), e.g. --set kl_coef=0")
+                        help="override any recipe field (repeatable), e.g. --set kl_coef=0; any other "
+                        "GRPOConfig field as trl.NAME=VALUE, e.g. --set trl.num_iterations=2")
     parser.add_argument("--out", required=False, help="output folder")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
 
