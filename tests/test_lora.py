@@ -133,3 +133,16 @@ def test_lora_under_a_sharded_launch_is_refused_in_one_line(variable, pool, tmp_
     assert main(["train", "--data", pool, "--examples", "1", "--set", "peft.rank=4", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "LoRA is not supported under" in err[0] and "DDP" in err[0]
+
+
+def test_ppo_with_lora_trains_an_adapter_beside_a_full_critic(tiny, pool, tmp_path):
+    from safetensors.torch import load_file
+
+    out = run_training(lora_recipe(tiny, pool, algorithm="ppo"), tmp_path / "run")
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == [1, 2] and "value_loss" in metrics[0]
+    policy = load_file(str(out / "trainer" / "checkpoint-2" / "adapter_model.safetensors"))
+    assert policy and all("lora_" in key for key in policy)
+    critic = [p for p in (out / "trainer" / "checkpoint-2" / "critic").rglob("*.safetensors")]
+    critic_keys = {key for path in critic for key in load_file(str(path))}
+    assert critic_keys and not any("lora_" in key for key in critic_keys)  # the critic: every weight, no adapter
