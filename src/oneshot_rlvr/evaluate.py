@@ -21,6 +21,7 @@ gold, extracted, correct, reason, strict_correct, boxed, length, finish_reason, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from . import metrics
 from .cliutil import CommandError, check_output_dir, json_line, positive_int, write_atomically
 from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
 from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
+from .evaljournal import JOURNAL, Journal, chunk_problems, read_journal
 from .generation import BackendError, SamplingParams
 from .grading import has_boxed
 from .grading.cli import add_grader_argument
@@ -212,29 +214,44 @@ def _progress_bar(total: int):
     return tqdm(total=total, unit="sample", desc="generating", file=sys.stderr, dynamic_ncols=True)
 
 
-def generate_samples(config: EvalConfig, problems: dict[str, list[Problem]], backend) -> tuple[list[dict], dict]:
-    """Generate every benchmark's samples (ungraded); also returns timing {seconds, tokens, tokens_per_second}."""
+def generate_samples(config: EvalConfig, problems: dict[str, list[Problem]], backend, *, done: list[dict] = (),
+                     journal=None) -> tuple[list[dict], dict]:
+    """Generate every benchmark's samples (ungraded); also returns timing {seconds, tokens, tokens_per_second}.
+
+    ``done``: samples generated before (a resumed run's journal): their problems are skipped. ``journal``: gets
+    each chunk's new samples as soon as they exist (``evaljournal``); without one a benchmark is one chunk."""
     tokenizer = getattr(backend, "tokenizer", None)
     template = get_template(config.template)
+    finished = {(s["benchmark"], str(s["id"])) for s in done}
     total = sum(len(rows) * config.sampling(name).n for name, rows in problems.items())
     bar = _progress_bar(total)
-    samples, tokens, start = [], 0, time.monotonic()
+    if bar and done:
+        bar.update(len(done))
+    generated, tokens, start = list(done), 0, time.monotonic()
     for name, rows in problems.items():
         params = config.sampling(name)
-        prompts = [render_prompt(tokenizer, template, p.question) for p in rows]
-        completions = backend.generate(prompts, params, add_special_tokens=not uses_chat_template(tokenizer, template),
-                                       progress=bar.update if bar else None)
-        for problem, prompt, outs in zip(rows, prompts, completions):
-            for index, out in enumerate(outs):
-                tokens += out.num_tokens
-                samples.append({"benchmark": name, "id": problem.id, "sample": index, "prompt": prompt,
-                                "response": out.text, "gold": problem.answer, "length": out.num_tokens,
-                                "finish_reason": out.finish_reason, "meta": problem.meta})
+        todo = [index for index, problem in enumerate(rows) if (name, str(problem.id)) not in finished]
+        size = chunk_problems(params.n, config.batch_size) if journal else max(1, len(todo))
+        for first in range(0, len(todo), size):
+            part = todo[first:first + size]
+            prompts = [render_prompt(tokenizer, template, rows[i].question) for i in part]
+            completions = backend.generate(prompts, params, add_special_tokens=not uses_chat_template(tokenizer, template),
+                                           progress=bar.update if bar else None, prompt_indices=part)
+            new = [{"benchmark": name, "id": rows[i].id, "sample": index, "prompt": prompt, "response": out.text,
+                    "gold": rows[i].answer, "length": out.num_tokens, "finish_reason": out.finish_reason,
+                    "meta": rows[i].meta} for i, prompt, outs in zip(part, prompts, completions)
+                   for index, out in enumerate(outs)]
+            tokens += sum(sample["length"] for sample in new)
+            generated += new
+            if journal:
+                journal.append(new)
     if bar:
         bar.close()
     seconds = time.monotonic() - start
-    return samples, {"generation_seconds": seconds, "generated_tokens": tokens,
-                     "tokens_per_second": tokens / seconds if seconds else 0.0}
+    order = {(name, str(p.id)): (b, i) for b, (name, rows) in enumerate(problems.items()) for i, p in enumerate(rows)}
+    generated.sort(key=lambda s: (*order[(s["benchmark"], str(s["id"]))], s["sample"]))  # as if run at once
+    return generated, {"generation_seconds": seconds, "generated_tokens": tokens,
+                       "tokens_per_second": tokens / seconds if seconds else 0.0}
 
 
 def load_problems_or_fail_fast(config: EvalConfig) -> dict[str, list[Problem]]:
@@ -248,14 +265,21 @@ def load_problems_or_fail_fast(config: EvalConfig) -> dict[str, list[Problem]]:
 
 
 def run_eval(config: EvalConfig, out_dir: str | Path, backend=None,
-             problems: dict[str, list[Problem]] | None = None) -> dict:
-    """Evaluate ``config`` and write samples.jsonl + summary.json under ``out_dir``; returns the summary."""
+             problems: dict[str, list[Problem]] | None = None, resume: bool = False) -> dict:
+    """Evaluate ``config`` and write samples.jsonl + summary.json under ``out_dir``; returns the summary.
+    Generated samples go to a journal first (``evaljournal``); ``resume`` continues an unfinished ``out_dir``."""
     problems = problems if problems is not None else load_problems(config)
     backend = backend or make_backend(config)
-    samples, timing = generate_samples(config, problems, backend)
+    journal = Journal(out_dir)
+    done = read_journal(out_dir, config) if resume else []
+    if not resume:
+        journal.start(config)
+    samples, timing = generate_samples(config, problems, backend, done=done, journal=journal)
     samples = grade_samples(samples, config.workers, config.grader)
+    timing = {**timing, "resumed_samples": len(done)} if resume else timing
     summary = build_summary(samples, asdict(config), {**timing, "grader": config.grader})
     write_run(out_dir, samples, summary)
+    journal.finish()
     return summary
 
 
@@ -306,6 +330,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, default=2, help="grader processes")
     parser.add_argument("--out", help="output folder (samples.jsonl, summary.json)")
     parser.add_argument("--regrade", metavar="DIR", help="re-grade DIR/samples.jsonl without generating")
+    parser.add_argument("--resume", metavar="DIR", help="finish the unfinished evaluation in DIR (its journal), "
+                        "with the settings and seeds it was started with")
     add_grader_argument(parser, None, "; with --regrade DIR: default the grader DIR was graded with")
     parser.add_argument("--compare-graders", action="store_true",
                         help="with --regrade DIR: grade DIR's samples with every grader and write "
@@ -321,6 +347,9 @@ def check_out_dir(out: str) -> None:
         if path.exists() and not path.is_file():
             raise CommandError(f"--out {out}: {name} there is not a regular file, and it would be replaced; "
                                f"remove it or choose another --out")
+    if (Path(out) / JOURNAL).exists():
+        raise CommandError(f"--out {out}: an unfinished evaluation is there ({JOURNAL}); finish it with --resume {out}, "
+                           f"or remove the folder or choose another --out")
 
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
@@ -358,13 +387,21 @@ def run(args: argparse.Namespace) -> int:
         from .evalregrade import run_regrade
 
         return run_regrade(args)
-    config = config_from_args(args)
+    if args.resume:
+        from .evaljournal import check_resume_flags, resumable_config
+
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        check_resume_flags(args, vars(parser.parse_args([])))
+        config, args.out = dataclasses.replace(resumable_config(args.resume), workers=args.workers), args.resume
+    else:
+        config = config_from_args(args)
     try:
         problems = load_problems_or_fail_fast(config)
         backend = make_backend(config)
     except (BenchmarkError, BackendError, ValueError) as error:  # ModelError is a ValueError
         raise CommandError(str(error)) from None
-    summary = run_eval(config, args.out, backend=backend, problems=problems)
+    summary = run_eval(config, args.out, backend=backend, problems=problems, resume=bool(args.resume))
     print(markdown_table(summary))
     print(f"\n{summary['generated_tokens']} tokens in {summary['generation_seconds']:.1f} s "
           f"({summary['tokens_per_second']:.1f} tokens/s); files in {args.out}", file=sys.stderr)

@@ -73,8 +73,9 @@ class Backend(Protocol):
     name: str
 
     def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
-                 progress: PROGRESS | None = None) -> list[list[Completion]]:
-        """``params.n`` completions for each prompt, in prompt order."""
+                 progress: PROGRESS | None = None, prompt_indices: list[int] | None = None) -> list[list[Completion]]:
+        """``params.n`` completions for each prompt, in prompt order. ``prompt_indices``: each prompt's index in
+        the whole set, for its sampling seed (a set generated in parts samples as if generated at once)."""
 
 
 class BackendError(ValueError):
@@ -107,13 +108,13 @@ class HFBackend:
         self._cache_keyword = cache_keyword(model)
 
     def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
-                 progress: PROGRESS | None = None) -> list[list[Completion]]:
+                 progress: PROGRESS | None = None, prompt_indices: list[int] | None = None) -> list[list[Completion]]:
         encoded = [self.tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
-        generated = self.generate_ids(encoded, params, progress=progress)
+        generated = self.generate_ids(encoded, params, progress=progress, prompt_indices=prompt_indices)
         return [[self._completion(list(g.token_ids), g.finish_reason, params.stop) for g in row] for row in generated]
 
     def generate_ids(self, prompt_ids: list[list[int]], params: SamplingParams, *, progress: PROGRESS | None = None,
-                     logprobs: bool = False) -> list[list["GeneratedIds"]]:
+                     logprobs: bool = False, prompt_indices: list[int] | None = None) -> list[list["GeneratedIds"]]:
         """``params.n`` continuations of each tokenized prompt, in prompt order. Token ids exclude the EOS that
         ended a row (``finish_reason`` "stop"); with ``logprobs`` each sampled token's log-probability under the
         sampling distribution (logits / temperature; greedy: temperature 1), as the trainer's loss computes it."""
@@ -123,7 +124,9 @@ class HFBackend:
         rows.sort(key=lambda row: -len(prompt_ids[row[0]]))  # similar lengths join together: little padding
         pending = deque(rows)
         device = self.model.device
-        generators = {row: torch.Generator(device=device).manual_seed(row_seed(params.seed, *row)) for row in rows}
+        index = prompt_indices or range(len(prompt_ids))  # the seed follows the prompt's place in the whole set
+        generators = {(p, s): torch.Generator(device=device).manual_seed(row_seed(params.seed, index[p], s))
+                      for p, s in rows}
         outputs: dict[tuple[int, int], list[int]] = {row: [] for row in rows}
         token_logprobs: dict[tuple[int, int], list[float]] = {row: [] for row in rows}
         finish: dict[tuple[int, int], str] = {}
@@ -305,7 +308,8 @@ class VLLMBackend:
                             gpu_memory_utilization=gpu_memory_utilization)
 
     def generate(self, prompts: list[str], params: SamplingParams, *, add_special_tokens: bool = False,
-                 progress: PROGRESS | None = None) -> list[list[Completion]]:
+                 progress: PROGRESS | None = None, prompt_indices: list[int] | None = None) -> list[list[Completion]]:
+        # prompt_indices is not needed: vLLM seeds each request with params.seed alone, whatever it is batched with
         sampling = self._vllm.SamplingParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
                                              max_tokens=params.max_tokens, seed=params.seed,
                                              stop=list(params.stop) or None)
