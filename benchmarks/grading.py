@@ -13,6 +13,8 @@ math-verify alone: ``parse(gold)``, ``parse(response)``, ``verify`` with its def
 thread (its signal timeouts work there), one pair after another, so throughput = pairs / total time.
 On the adversarial set each pair runs in its own subprocess (address space capped at 4 GiB, as our
 workers are), killed after 10 s (counted as 10 s). "agree": share of verdicts equal to the expected one.
+Under load (``--load-seconds``, default 60): seeded fuzz cases (``grading.fuzz``) graded one at a time from
+4 threads: verdicts/s, the slowest verdict and how many took longer than the limit + 0.5 s.
 """
 
 from __future__ import annotations
@@ -193,6 +195,38 @@ def markdown(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
 
 
+def measure_load(seconds: float, threads: int = 4) -> dict:
+    """Seeded fuzz cases (``grading.fuzz``) graded one by one from ``threads`` threads for ``seconds``:
+    verdicts/s under load, the slowest verdict, and how many went past the limit + 0.5 s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oneshot_rlvr.grading.fuzz import fuzz_cases
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cases = fuzz_cases(400, seed=0, marker=os.path.join(scratch, "ran"))
+        warm_up()
+        deadline = time.monotonic() + seconds
+
+        def work(offset: int) -> list[float]:
+            times, done = [], 0
+            while time.monotonic() < deadline:
+                case = cases[(offset + threads * done) % len(cases)]
+                start = time.monotonic()
+                grade(case.response, case.gold)
+                times.append(time.monotonic() - start)
+                done += 1
+            return times
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(threads) as executor:
+            times = [t for chunk in executor.map(work, range(threads)) for t in chunk]
+        wall = time.monotonic() - started
+        executed = os.path.exists(os.path.join(scratch, "ran"))
+    return {"threads": threads, "seconds": round(wall, 1), "verdicts": len(times),
+            "verdicts_per_s": len(times) / wall, "max_ms": 1e3 * max(times),
+            "over_limit_plus_0_5": sum(t > LIMIT_SECONDS + 0.5 for t in times), "payload_executed": executed}
+
+
 def print_report(names: list[str], gold_count: int, rows: list[dict], per_input: list[dict], targets: dict) -> None:
     rate = lambda r: f"{r:.0f}" if r >= 10 else f"{r:.2f}"  # noqa: E731
     print(f"Gold corpora: {', '.join(names)} ({gold_count} pairs); adversarial: {len(per_input)} inputs\n")
@@ -225,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--load-seconds", type=float, default=60.0,
+                        help="fuzz cases from 4 threads for this long: verdicts/s under load (0: skip)")
     args = parser.parse_args(argv)
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # its per-timeout warnings; counted below
 
@@ -262,10 +298,15 @@ def main(argv: list[str] | None = None) -> int:
                                   "slowest ms": max(gold_row["max_ms"], adversarial_row["max_ms"])},
         "payload executed": {"ours": ours_ran_payload, "math-verify": math_verify_ran_payload},
     }
+    load = measure_load(args.load_seconds) if args.load_seconds > 0 else None
+    if load:
+        targets["fuzz under load (4 threads)"] = {
+            "verdicts/s": load["verdicts_per_s"], "verdicts": load["verdicts"], "max ms": load["max_ms"],
+            "over 3.5 s": load["over_limit_plus_0_5"], "payload executed": load["payload_executed"]}
     print_report(names, len(gold), rows, per_input, targets)
     if args.json:
         write_json(args.json, {"benchmarks": names, "workers": args.workers, "limit_s": LIMIT_SECONDS,
-                               "sets": rows, "adversarial": per_input, "targets": targets})
+                               "sets": rows, "adversarial": per_input, "targets": targets, "load": load})
     return 0
 
 
