@@ -23,6 +23,7 @@ PAPER = RECIPES / "paper-qwen2.5-math-1.5b.yaml"
 PAPER_TABLE = {
     "model": "Qwen/Qwen2.5-Math-1.5B", "data": None, "examples": "124", "wrong_label": None,
     "template": "deepscaler", "algorithm": "grpo", "reward": "outcome", "reward_mode": "strict",
+    "random_reward_rate": 0.5, "label_noise": 0.0,
     "prompts_per_step": 128, "rollouts": 8, "micro_batch_size": 8, "learning_rate": 1e-6,
     "lr_scheduler": "constant", "warmup_steps": 0, "weight_decay": 0.01, "max_grad_norm": 1.0,
     "temperature": 0.6, "top_p": 1.0, "max_prompt_tokens": 1024, "max_response_tokens": 3072,
@@ -38,7 +39,11 @@ PAPER_TABLE = {
 # What each other recipe changes from the paper recipe, exactly.
 DIFFERENCES = {
     "entropy-only.yaml": {"reward": "none"},
+    "entropy-min.yaml": {"reward": "none", "entropy_coef": -1.0, "kl_coef": 0.0, "temperature": 0.5,
+                         "learning_rate": 2e-5, "prompts_per_step": 8, "steps": 50, "save_every": 10,
+                         "eval_every": 10},
     "format-reward.yaml": {"reward": "format"},
+    "ttrl-majority.yaml": {"reward": "majority", "reward_mode": "lenient"},
     "no-entropy.yaml": {"entropy_coef": 0.0},
     "pg-only.yaml": {"kl_coef": 0.0, "entropy_coef": 0.0, "weight_decay": 0.0},
     "kl-wd-only.yaml": {"reward": "none", "entropy_coef": 0.0},
@@ -327,9 +332,9 @@ def test_wrong_types(tmp_path, line, words):
     ({"temperature": 0}, ["temperature is 0.0"]),
     ({"top_p": 0}, ["top_p is 0.0"]),
     ({"top_p": 1.5}, ["top_p is 1.5"]),
-    ({"clip_ratio": 0}, ["clip_ratio is 0.0"]),
+    ({"clip_ratio": -0.1}, ["clip_ratio is -0.1", "0 = off"]),
+    ({"clip_ratio": 1}, ["clip_ratio is 1.0"]),
     ({"kl_coef": -0.1}, ["kl_coef is -0.1"]),
-    ({"entropy_coef": -1}, ["entropy_coef is -1.0"]),
     ({"steps": 0}, ["steps is 0"]),
     ({"save_every": -1}, ["save_every is -1", "(0 = off)"]),
     ({"keep_checkpoints": -1}, ["keep_checkpoints is -1", "(0 = keep all)"]),  # 0 keeps every checkpoint
@@ -342,6 +347,15 @@ def test_wrong_types(tmp_path, line, words):
     ({"examples": "124,,682"}, ["examples '124,,682' is not a list of example ids"]),
     ({"examples": " "}, ["examples is empty"]),
     ({"model": ""}, ["model is empty"]),
+    # the spurious / label-free rewards (rewards.py, labels.py)
+    ({"reward": "random", "random_reward_rate": 1.5}, ["random_reward_rate is 1.5", "from 0 to 1"]),
+    ({"random_reward_rate": -0.1}, ["random_reward_rate is -0.1"]),
+    ({"label_noise": 1.01}, ["label_noise is 1.01", "from 0 to 1"]),
+    ({"label_noise": 0.3, "reward": "majority"}, ["label_noise is 0.3", "'majority' reads no gold label"]),
+    ({"label_noise": 0.3, "reward": "incorrect"}, ["label_noise is 0.3", "reward: incorrect replaces every"]),
+    ({"reward": "majority", "rollouts": 1}, ["rollouts is 1"]),
+    ({"reward": "incorrect", "wrong_label": "7"}, ["wrong_label and label_noise / reward: incorrect"]),
+    ({"label_noise": 0.5, "wrong_label": "7"}, ["wrong_label and label_noise"]),
 ])
 def test_bad_values(tmp_path, overrides, words):
     message = error_of(load_recipe, None, overrides)
@@ -401,6 +415,13 @@ def test_inherit_order_and_yaml_quirks(tmp_path):
     recipe = load_recipe(path)
     assert (recipe.steps, recipe.seed, recipe.learning_rate, recipe.examples) == (7, 4, 1e-6, "124,682")
     assert load_recipe(write(tmp_path, "examples: 124\n")).examples == "124"
+
+
+def test_clip_ratio_zero_switches_clipping_off_and_entropy_coef_may_be_negative(tmp_path, trl):
+    off = to_grpo_config(load_recipe(None, {"clip_ratio": 0, "entropy_coef": -1}), str(tmp_path))
+    assert off.epsilon == 1e9 and off.epsilon_high is None  # TRL: epsilon_high None = epsilon, a range no ratio leaves
+    assert off.entropy_coef == -1.0  # TRL: loss = policy - entropy_coef * H, so this minimises entropy
+    assert to_grpo_config(load_recipe(None, {"clip_ratio": 0.2}), str(tmp_path)).epsilon == 0.2
 
 
 # --- facts about TRL 1.16 the mapping relies on --------------------------------------------------------

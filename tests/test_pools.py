@@ -275,3 +275,75 @@ def test_duplicate_to_one_shot_and_round_robin():
 def test_duplicate_to_rejects_impossible_requests(examples, total):
     with pytest.raises(PoolError):
         duplicate_to(examples, total)
+
+
+# --- wrong labels: the incorrect reward and label noise (labels.py) --------------------------------------
+
+GOLDS = ["5", "-3", "0", "1,000", "12.8", "-0.5", ".5", r"\frac{4}{3}", r"-\dfrac{2023}{2024}", "3/4", r"\frac12",
+         r"2\sqrt{3}", "(1, 2)", "x^2+1", "4, -6", r"\pi", r"\text{B}", r"3200 \mathrm{~cm}^{3}", r"10^\circ",
+         r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}", r"[0, \infty)", "$7$"]
+
+
+@pytest.mark.parametrize("gold", GOLDS)
+def test_every_wrong_label_grades_wrong_against_its_gold(gold):
+    from oneshot_rlvr.grading import grade
+    from oneshot_rlvr.labels import wrong_label
+
+    for seed in range(3):
+        label = wrong_label(gold, f"seed {seed}")
+        assert label.strip() and label != gold
+        for response, against in ((rf"\boxed{{{label}}}", gold), (rf"\boxed{{{gold}}}", label)):
+            for mode in ("strict", "lenient"):  # whatever reward_mode the run uses
+                verdict = grade(response, against, mode=mode, timeout=10)
+                assert not verdict.correct and verdict.reason == "mismatch", (gold, label, mode, verdict)
+        assert wrong_label(gold, f"seed {seed}") == label  # seeded
+
+
+def test_wrong_labels_of_the_paper_pool_grade_wrong(train_dir):
+    from oneshot_rlvr.grading import grade
+    from oneshot_rlvr.labels import noisy_labels
+
+    pool = [e for e in load_pool(train_dir / "dsr_sub.parquet") if e.answer.strip()][:150]
+    relabelled, flipped, unflippable = noisy_labels(pool, 1.0, seed=0)
+    assert not unflippable and len(flipped) == len(pool)
+    for before, after in zip(pool, relabelled):
+        assert after.answer == flipped[before.id]["label"] and flipped[before.id]["gold"] == before.answer
+        assert not grade(rf"\boxed{{{after.answer}}}", before.answer, mode="strict", timeout=10).correct
+
+
+def test_label_noise_rate_within_binomial_bounds_per_example():
+    from oneshot_rlvr.labels import noisy_labels
+
+    n, rate = 2000, 0.3
+    examples = [Example(str(i), f"problem {i}", str(i)) for i in range(n)]
+    relabelled, flipped, unflippable = noisy_labels(examples, rate, seed=7)
+    assert not unflippable
+    # 5 standard deviations of a binomial share: a false failure about once in 3.5 million runs
+    assert abs(len(flipped) / n - rate) < 5 * (rate * (1 - rate) / n) ** 0.5
+    assert [e.id for e in relabelled] == [e.id for e in examples]
+    assert {e.id for e, new in zip(examples, relabelled) if new.answer != e.answer} == set(flipped)
+    # the same seed flips the same examples to the same labels, in any order and with copies (per example,
+    # not per row or rollout); another seed flips others
+    copies = duplicate_to(examples[::-1], 2 * n)
+    again, flipped_again, _ = noisy_labels(copies, rate, seed=7)
+    assert flipped_again == {key: flipped[key] for key in flipped_again} and set(flipped_again) == set(flipped)
+    assert all(row.answer == (flipped[row.id]["label"] if row.id in flipped else row.id) for row in again)
+    assert set(noisy_labels(examples, rate, seed=8)[1]) != set(flipped)
+    assert noisy_labels(examples, 0.0, seed=7)[1] == {} and len(noisy_labels(examples, 1.0, seed=7)[1]) == n
+
+
+def test_recipe_labels_flip_all_for_incorrect_and_refuse_an_unreadable_chosen_gold():
+    from oneshot_rlvr.config import load_recipe
+    from oneshot_rlvr.labels import LabelError, recipe_labels
+
+    examples = [Example("1", "p", "5"), Example("2", "q", r"\frac{1}{2}")]
+    assert recipe_labels(load_recipe(None, {}), examples) == (examples, None)  # the paper: golds kept
+    relabelled, record = recipe_labels(load_recipe(None, {"reward": "incorrect", "seed": 3}), examples)
+    assert record["rate"] == 1.0 and record["seed"] == 3 and record["reward"] == "incorrect"
+    assert set(record["flipped"]) == {"1", "2"} and record["unflippable"] == {}
+    assert [e.answer for e in relabelled] == [record["flipped"][i]["label"] for i in ("1", "2")]
+    unreadable = [Example("9", "p", r"\frac{k!}{(k+1)!")]  # unbalanced braces: no box can hold it
+    with pytest.raises(LabelError, match="no provably wrong label"):
+        recipe_labels(load_recipe(None, {"reward": "incorrect", "examples": "9"}), unreadable)
+    kept, record = recipe_labels(load_recipe(None, {"reward": "incorrect", "examples": "all"}), unreadable)
+    assert kept == unreadable and list(record["unflippable"]) == ["9"] and record["flipped"] == {}

@@ -50,6 +50,31 @@ def test_a_short_run_writes_every_record(tiny, pool, one_problem_benchmarks, tmp
     assert (out / "config.yaml").is_file()
 
 
+def test_each_step_records_zero_std_groups_and_a_seeded_sample_of_completions(tiny, pool, tmp_path):
+    from oneshot_rlvr.rollout_records import SAMPLES_PER_STEP, sample_rows
+
+    settings = dict(reward="random", steps=3, save_every=0, prompts_per_step=4, rollouts=2, micro_batch_size=4)
+    runs = [run_training(recipe(tiny, pool, **settings), tmp_path / name) for name in ("a", "b")]
+    metrics = read_lines(runs[0] / "metrics.jsonl")
+    # 4 groups of 2 random 0/1 rewards: the share of groups whose 2 rewards are equal
+    assert all(m["frac_reward_zero_std"] in (0.0, 0.25, 0.5, 0.75, 1.0) for m in metrics), metrics
+    assert any(m["frac_reward_zero_std"] < 1 for m in metrics), metrics  # random rewards differ in some group
+    samples = read_lines(runs[0] / "completions.jsonl")
+    assert [s["step"] for s in samples] == [1, 1, 2, 2, 3, 3] and SAMPLES_PER_STEP == 2
+    assert all(set(s) == {"step", "id", "completion", "reward"} and s["id"] == "1" for s in samples)
+    assert all(s["reward"] in (0.0, 1.0) and isinstance(s["completion"], str) for s in samples)
+    assert (runs[0] / "completions.jsonl").read_text() == (runs[1] / "completions.jsonl").read_text()  # same seed
+    assert sample_rows(0, 1, 8) == sample_rows(0, 1, 8) != sample_rows(1, 1, 8)
+    other = run_training(recipe(tiny, pool, **settings, seed=1), tmp_path / "c")
+    assert (other / "completions.jsonl").read_text() != (runs[0] / "completions.jsonl").read_text()
+
+
+def test_frac_reward_zero_std_is_one_when_every_reward_is_equal(tiny, pool, tmp_path):
+    out = run_training(recipe(tiny, pool, reward="none", steps=1, save_every=0), tmp_path / "run")
+    assert [m["frac_reward_zero_std"] for m in read_lines(out / "metrics.jsonl")] == [1.0]
+    assert [s["reward"] for s in read_lines(out / "completions.jsonl")] == [0.0, 0.0]
+
+
 def test_no_signal_leaves_the_weights_unchanged(tiny, pool, tmp_path):
     """Reward none (all advantages zero), no KL, no entropy, no weight decay: nothing may move."""
     out = run_training(recipe(tiny, pool, reward="none", kl_coef=0.0, entropy_coef=0.0, weight_decay=0.0,
@@ -75,6 +100,8 @@ def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
     assert [m["step"] for m in got] == [1, 2]
     for key in ("reward_mean", "entropy", "mean_length", "tokens"):
         assert got[1][key] == pytest.approx(expected[1][key], rel=1e-5), key
+    # completions.jsonl: the resumed file is the uninterrupted run's (same seed, same rollouts, no repeated step)
+    assert (resumed / "completions.jsonl").read_text() == (full / "completions.jsonl").read_text()
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -87,6 +114,8 @@ def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
     (["--algorithm", "ppo", "--set", "critic_learning_rate=0"], ("critic_learning_rate is 0.0", "override")),
     (["--algorithm", "ppo", "--set", "critic_learning_rate=-1e-5"], ("critic_learning_rate is -1e-05", "override")),
     (["--set", "keep_checkpoints=-1"], "(0 = keep all)"),
+    (["--set", "clip_ratio=-0.1"], ("clip_ratio is -0.1", "0 = off")),
+    (["--reward", "self-certainy"], ("reward has unknown value 'self-certainy'", "self-certainty")),
     (["--report-to", "bogus"], "report_to 'bogus' is unknown"),
     # the trl: block (trl_options.py): names and types checked against GRPOConfig before any model loads
     (["--set", "trl.log_completion=true"], ("trl.log_completion is not a GRPOConfig field", "'log_completions'")),
@@ -96,6 +125,12 @@ def test_resume_continues_with_the_same_next_step(tiny, pool, tmp_path):
     (["--set", "trl.steps_per_generation=4"], "trl: a generation batch of 4 prompts"),
     # a wrong-label run with no label would train on the true one
     *[(["--wrong-label", label], f"--wrong-label {label!r} gives no label") for label in (" ", "", "null", "none", "~")],
+    # the spurious and label-free rewards: rates are probabilities; majority votes within a group
+    (["--reward", "random", "--set", "random_reward_rate=1.2"], ("random_reward_rate is 1.2", "from 0 to 1")),
+    (["--set", "label_noise=-0.3"], ("label_noise is -0.3", "from 0 to 1")),
+    (["--reward", "majority", "--set", "rollouts=1"], "rollouts is 1"),
+    (["--reward", "majority", "--set", "label_noise=0.3"], "'majority' reads no gold label"),
+    (["--reward", "incorrect", "--wrong-label", "7"], "wrong_label and label_noise / reward: incorrect"),
 ])
 def test_bad_config_is_one_line_before_any_model_loads(extra, message, pool, tmp_path, capsys, monkeypatch):
     import oneshot_rlvr.models as models
@@ -197,6 +232,33 @@ def test_entropy_only_raises_entropy(pool, tmp_path):
     assert entropy[-1] > entropy[0] * 1.05, entropy
 
 
+def test_entropy_minimisation_lowers_entropy(tiny, pool, tmp_path):
+    """recipes/entropy-min.yaml's mechanism (reward none, entropy_coef < 0): the policy's entropy goes down."""
+    out = run_training(recipe(tiny, pool, reward="none", kl_coef=0.0, entropy_coef=-1.0, weight_decay=0.0,
+                              learning_rate=3e-2, steps=4, save_every=0, max_response_tokens=8),
+                       tmp_path / "run")
+    entropy = [m["entropy"] for m in read_lines(out / "metrics.jsonl")]
+    # measured: 5.90 -> 3.87 in 4 steps; entropy_coef +1 on this near-uniform start ends at 5.55 (0.94 ×), 0 at 5.90
+    assert entropy[-1] < entropy[0] * 0.8, entropy
+
+
+def test_reused_rollouts_are_clipped_unless_clipping_is_off(tiny, pool, tmp_path):
+    """The clipping ablation: trl num_iterations 2 (each rollout batch trains two steps, so the ratio leaves 1) and
+    a large learning rate clip some tokens on the second step; clip_ratio 0 clips none."""
+    settings = dict(reward="random", steps=4, save_every=0, prompts_per_step=4, rollouts=4, micro_batch_size=16,
+                    learning_rate=5e-2, kl_coef=0.0, entropy_coef=0.0, max_response_tokens=8,
+                    trl={"num_iterations": 2})
+    clipped = {}
+    for name, clip in (("on", 0.2), ("off", 0.0)):
+        metrics = read_lines(run_training(recipe(tiny, pool, clip_ratio=clip, **settings), tmp_path / name)
+                             / "metrics.jsonl")
+        assert [m["step"] for m in metrics] == [1, 2, 3, 4]
+        clipped[name] = [(m["clip_ratio"], m["clip_low"], m["clip_high"]) for m in metrics]
+    assert clipped["on"][0] == (0.0, 0.0, 0.0)  # the first pass over a batch: ratio 1
+    assert any(region > 0 and region == pytest.approx(low + high) for region, low, high in clipped["on"]), clipped
+    assert all(value == 0 for step in clipped["off"] for value in step), clipped
+
+
 def test_two_cpu_processes_complete_two_steps(tiny, pool, tmp_path):
     """`accelerate launch` with 2 CPU processes (gloo): 2 steps, both processes' groups in history.json."""
     import os
@@ -224,6 +286,7 @@ def test_two_cpu_processes_complete_two_steps(tiny, pool, tmp_path):
     assert result.returncode == 0, "\n".join(causes[-20:]) + "\n...\n" + result.stderr[-1500:]
     assert [m["step"] for m in read_lines(out / "metrics.jsonl")] == [1, 2]
     assert len(json.loads((out / "history.json").read_text())["1"]) == 4  # 2 groups a step, from 2 processes
+    assert [s["step"] for s in read_lines(out / "completions.jsonl")] == [1, 1, 2, 2]  # process 0 writes alone
     assert (out / "checkpoints" / "step-2" / "config.json").is_file()
 
 
@@ -281,3 +344,61 @@ def test_a_trl_block_reaches_trl_and_trains(tiny, pool, tmp_path):
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["trl"] == {"log_completions": True, "num_iterations": 2}
     assert load_recipe(None, saved) == trained  # config.yaml reads back as the same recipe
+
+
+def test_majority_reward_plugs_into_trl(tiny, pool, tmp_path, monkeypatch):
+    """reward: majority in a real 2-step run: TRL hands it whole groups of one prompt, and its scores are the
+    step's reward."""
+    import oneshot_rlvr.rewards as rewards
+
+    calls = []
+    original = rewards._majority_rewards
+
+    def spy(texts, prompts, rollouts, **options):
+        scores = original(texts, prompts, rollouts, **options)
+        calls.append((list(texts), list(prompts), rollouts, scores))
+        return scores
+
+    monkeypatch.setattr(rewards, "_majority_rewards", spy)
+    out = run_training(recipe(tiny, pool, reward="majority", reward_mode="lenient", prompts_per_step=2, rollouts=4,
+                              micro_batch_size=4, temperature=1.0, save_every=0), tmp_path / "run")
+    assert len(calls) == 2
+    assert any(1.0 in scores for *_, scores in calls)  # lenient votes on the random model's digits: some agree
+    for texts, prompts, rollouts, scores in calls:
+        assert rollouts == 4 and len(texts) == len(scores) == 8
+        for start in (0, 4):
+            assert len({str(p) for p in prompts[start : start + 4]}) == 1
+            # recomputed per group: the same scores (groups never mix)
+            group = original(texts[start : start + 4], None, 4, mode="lenient", timeout=10.0, workers=1)
+            assert group == scores[start : start + 4]
+    metrics = read_lines(out / "metrics.jsonl")
+    assert [m["reward_mean"] for m in metrics] == pytest.approx([sum(c[3]) / 8 for c in calls])
+    assert yaml.safe_load((out / "config.yaml").read_text())["reward"] == "majority"
+
+
+def test_label_noise_is_recorded_beside_the_config(tiny, pool, tmp_path):
+    from oneshot_rlvr.grading import grade
+
+    settings = recipe(tiny, pool, examples="all", label_noise=1.0, steps=1, save_every=0, seed=4)
+    out = run_training(settings, tmp_path / "run")
+    labels = json.loads((out / "labels.json").read_text())
+    assert yaml.safe_load((out / "config.yaml").read_text())["label_noise"] == 1.0
+    assert labels["rate"] == 1.0 and labels["seed"] == 4 and labels["rule"] == "perturb"
+    assert {key: value["gold"] for key, value in labels["flipped"].items()} == {"1": "5", "2": "16"}
+    trained = {e.id: e.answer for e in training_examples(settings)}  # what the answer column held
+    assert trained == {key: value["label"] for key, value in labels["flipped"].items()}
+    assert not any(grade(rf"\boxed{{{trained[key]}}}", gold, mode="strict").correct
+                   for key, gold in (("1", "5"), ("2", "16")))
+    plain = run_training(recipe(tiny, pool, steps=1, save_every=0), tmp_path / "plain")
+    assert not (plain / "labels.json").exists()  # golds kept: nothing to record
+
+
+def test_an_example_without_a_provably_wrong_label_is_one_line(tmp_path, capsys, monkeypatch):
+    import oneshot_rlvr.models as models
+
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    unreadable = tmp_path / "pool.jsonl"
+    unreadable.write_text(json.dumps({"id": 1, "problem": "p", "answer": "\\frac{k!}{(k+1)!"}) + "\n")
+    assert train_cli(str(unreadable), tmp_path / "out", "--reward", "incorrect") == 2
+    assert "no provably wrong label" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()

@@ -24,8 +24,8 @@ to fix it — raised before any model loads.
 | max_response_tokens | max_completion_length | |
 | max_prompt_tokens | (no field) | GRPOConfig 1.16 has no max_prompt_length and the trainer never truncates prompts: the train stage truncates them itself; with vLLM also vllm_max_model_length = prompt + response |
 | kl_coef | beta; use_bias_correction_kl=False | TRL's per-token KL is k3, exp(r−l) − (r−l) − 1 = verl low_var_kl (verl also clamps it to ±10); TRL's default multiplies it by the importance ratio, which changes its gradient: off, as verl |
-| entropy_coef | entropy_coef | TRL: loss = policy − entropy_coef·H (positive = bonus), H the token mean over the micro-batch, as verl's pg_loss − entropy_coeff·entropy |
-| clip_ratio | epsilon | verl clip_ratio (low = high) |
+| entropy_coef | entropy_coef | TRL: loss = policy − entropy_coef·H (positive = bonus, negative = entropy minimisation), H the token mean over the micro-batch, as verl's pg_loss − entropy_coeff·entropy |
+| clip_ratio | epsilon | verl clip_ratio (low = high); 0 = off: epsilon 1e9, a range no ratio leaves (1 − 1e9 < 0 < ratio < 1 + 1e9) |
 | loss_aggregation | loss_type | LOSS_TYPES below |
 | (fixed) | scale_rewards="group" | verl GRPO divides by the group's std (eps 1e-6; TRL 1e-4) |
 | steps | max_steps | |
@@ -109,6 +109,8 @@ class TrainRecipe:
     algorithm: str = "grpo"  # paper: GRPO (main runs) or PPO (a critic, GAE; oneshot_rlvr.ppo)
     reward: str = "outcome"  # paper: 1 if the last \boxed{} equals the gold; format / none for ablations
     reward_mode: str = "strict"  # paper: only the last complete \boxed{} counts (grading.MODES)
+    random_reward_rate: float = 0.5  # Spurious Rewards (Shao et al. 2025): reward random is 1 with this probability
+    label_noise: float = 0.0  # here: share of examples trained against a wrong label (labels.py; reward incorrect = all)
     # --- batch ---
     prompts_per_step: int = 128  # paper / verl data.train_batch_size=128
     rollouts: int = 8  # paper / verl rollout.n=8
@@ -127,7 +129,7 @@ class TrainRecipe:
     # --- loss ---
     kl_coef: float = 0.001  # paper / verl kl_loss_coef with kl_loss_type low_var_kl
     entropy_coef: float = 0.001  # paper / verl entropy_coeff (bonus: loss = pg − coef·entropy)
-    clip_ratio: float = 0.2  # verl actor.clip_ratio
+    clip_ratio: float = 0.2  # verl actor.clip_ratio (0 = no clipping: the clipping ablation)
     loss_aggregation: str = "token-mean"  # verl loss_agg_mode (see LOSS_TYPES)
     # --- PPO critic and GAE (read only with algorithm: ppo) ---
     critic_learning_rate: float = 1e-5  # verl critic.optim.lr (constant, no warm-up)
@@ -192,13 +194,19 @@ class TrainRecipe:
             need(value is None or value >= low, key, f"is {value}; set it to {low} or more{zero if low == 0 else ''}")
         need(self.seed < 2**32, "seed", f"is {self.seed}; set it below 2**32 (numpy's seed range, which TRL seeds)")
         _check_split(self, 1)
+        for key in ("random_reward_rate", "label_noise"):
+            need(0 <= getattr(self, key) <= 1, key, f"is {getattr(self, key)}; set a probability from 0 to 1")
+        need(self.label_noise == 0 or self.reward == "outcome", "label_noise", f"is {self.label_noise} but reward "
+             f"{self.reward!r} reads no gold label; use reward: outcome (reward: incorrect replaces every label)")
+        need(self.wrong_label is None or (self.label_noise == 0 and self.reward != "incorrect"), "wrong_label",
+             "and label_noise / reward: incorrect both replace the gold; keep one")
         need(not (self.warmup_steps > 0 and self.lr_scheduler == "constant"), "warmup_steps",
              f"is {self.warmup_steps} but lr_scheduler 'constant' ignores warmup; use lr_scheduler: "
              "constant_with_warmup or warmup_steps: 0")
         need(self.learning_rate > 0, "learning_rate", f"is {self.learning_rate}; set a positive learning rate")
         need(self.temperature > 0, "temperature", f"is {self.temperature}; sampling needs a temperature > 0")
         need(0 < self.top_p <= 1, "top_p", f"is {self.top_p}; set 0 < top_p <= 1 (1.0 = off)")
-        need(0 < self.clip_ratio < 1, "clip_ratio", f"is {self.clip_ratio}; set 0 < clip_ratio < 1 (paper 0.2)")
+        need(0 <= self.clip_ratio < 1, "clip_ratio", f"is {self.clip_ratio}; set 0 < clip_ratio < 1 (paper 0.2; 0 = off)")
         need(self.critic_learning_rate > 0, "critic_learning_rate", f"is {self.critic_learning_rate}; set a "
              "positive critic learning rate (verl 1e-5)")
         need(self.value_clip > 0, "value_clip", f"is {self.value_clip}; set value_clip > 0 (verl 0.5)")
@@ -231,7 +239,7 @@ _CHOICES = {"algorithm": ALGORITHMS, "reward": REWARD_KINDS, "reward_mode": MODE
             "vllm_mode": ("colocate", "server"), "dtype": DTYPES, "rollout_backend": ROLLOUT_BACKENDS}
 _MINIMUMS = {"prompts_per_step": 1, "micro_batch_size": 1, "steps": 1, "max_prompt_tokens": 1,
              "max_response_tokens": 1, "eval_max_tokens": 1, "eval_limit": 1, "save_every": 0, "eval_every": 0,
-             "keep_checkpoints": 0, "warmup_steps": 0, "seed": 0, "kl_coef": 0, "entropy_coef": 0,
+             "keep_checkpoints": 0, "warmup_steps": 0, "seed": 0, "kl_coef": 0,
              "weight_decay": 0, "max_grad_norm": 0}
 
 
@@ -458,7 +466,7 @@ def grpo_config_kwargs(recipe: TrainRecipe, output_dir: str, *, num_processes: i
         lr_scheduler_type=recipe.lr_scheduler, warmup_steps=recipe.warmup_steps, weight_decay=recipe.weight_decay,
         max_grad_norm=recipe.max_grad_norm, optim="adamw_torch_fused", temperature=recipe.temperature,
         top_p=recipe.top_p, top_k=0, max_completion_length=recipe.max_response_tokens, beta=recipe.kl_coef,
-        use_bias_correction_kl=False, entropy_coef=recipe.entropy_coef, epsilon=recipe.clip_ratio,
+        use_bias_correction_kl=False, entropy_coef=recipe.entropy_coef, epsilon=recipe.clip_ratio or 1e9,
         loss_type=LOSS_TYPES[recipe.loss_aggregation], scale_rewards="group", max_steps=recipe.steps,
         save_strategy="no", eval_strategy="no", logging_steps=1, seed=recipe.seed, use_vllm=recipe.use_vllm,
         vllm_mode=recipe.vllm_mode, bf16=device == "cuda" and resolve_dtype(recipe, device) == "bfloat16",

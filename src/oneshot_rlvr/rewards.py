@@ -2,7 +2,7 @@
 
 A TRL reward function is called as ``reward(prompts=..., completions=..., **columns)`` where
 ``columns`` holds every other dataset column (one value per completion) and returns one float per
-completion. Three kinds (``REWARD_KINDS``):
+completion. The kinds (``REWARD_KINDS``):
 
 - ``outcome``: 1.0 when the completion's final answer equals the gold answer, else 0.0. The gold answer
   is read from a dataset column (``answer`` by default). Extraction is **strict** by default: only the
@@ -11,8 +11,27 @@ completion. Three kinds (``REWARD_KINDS``):
   (so a lenient training reward also credits unboxed answers).
 - ``format``: 1.0 when the completion holds a complete ``\\boxed{...}`` answer, whatever it says.
 - ``none``: always 0.0 (entropy-loss-only runs, where the policy gradient term has no signal).
-- ``random``: 1.0 or 0.0 with probability 1/2 each, whatever the completion says (a control: the same
-  reward statistics as a real one without information; seeded by ``seed``, so a run repeats exactly).
+- ``random``: 1.0 with probability ``rate`` (default 1/2), else 0.0, whatever the completion says (a
+  control: a reward without information, as the random reward of "Spurious Rewards", Shao et al. 2025,
+  whose γ is ``rate``; seeded by ``seed``, so a run repeats exactly; rate 1/2 draws what it always drew).
+- ``incorrect``: ``outcome`` against the answer column, which the train stage fills with a wrong label
+  per example (``oneshot_rlvr.labels``; "Spurious Rewards"' incorrect reward). The function is outcome's.
+- ``majority``: TTRL's test-time reward (Zuo et al. 2025, arXiv 2504.16084), no gold needed. The batch is
+  read as groups of ``rollouts`` consecutive completions of one prompt (how TRL calls a reward); 1.0 when a
+  completion's answer is equivalent to its group's majority answer, else 0.0. Answers are extracted with
+  ``mode`` (TTRL extracts with the Qwen2.5-Math parser, i.e. ``lenient``; ``strict`` reads boxes only) and
+  compared with the grader, not as strings: distinct answers of a group, in order of first occurrence,
+  each join the first earlier class whose first answer it grades equal to (``\\boxed{0.5}`` and
+  ``\\boxed{\\frac12}`` are one vote; at most d(d-1)/2 verdicts for d distinct answers, each with
+  ``timeout``; a timeout is "not equal"). The majority is the class with most rows; a tie goes to the
+  class whose answer occurs first, as TTRL's ``Counter.most_common(1)``. Rewarded: the rows whose answer
+  grades equal to the majority's first answer (TTRL grades every rollout against the voted label). A row
+  with no extracted answer (or an empty one, ``\\boxed{}``) is never a vote and scores 0.0; a group with
+  no answer at all scores 0.0 everywhere (TTRL would let the empty answer win the vote). Under several
+  processes the batch is gathered first, as groups may straddle processes.
+- ``self-certainty``: Intuitor's reward (Zhao et al. 2025), the mean over completion tokens of KL(uniform ‖ p)
+  under the policy itself. A reward function sees no logits, so this one returns None (TRL: unscored) and
+  the trainer fills the scores in (``rollout_records``; the train stage sets it up).
 
 Completions may be plain strings or TRL conversational messages
 (``[{"role": "assistant", "content": "..."}]``): the last assistant message is graded; its content may
@@ -29,14 +48,14 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from .grading import DEFAULT_TIMEOUT_SECONDS, check_options, grade_many, has_boxed
+from .grading import DEFAULT_TIMEOUT_SECONDS, check_options, extract_answer, grade_many, has_boxed
 
 __all__ = [
     "REWARD_KINDS", "RewardFunction", "completion_text", "format_reward", "make_reward", "none_reward",
     "outcome_reward",
 ]
 
-REWARD_KINDS = ("outcome", "format", "none", "random")
+REWARD_KINDS = ("outcome", "format", "none", "random", "incorrect", "majority", "self-certainty")
 DEFAULT_ANSWER_COLUMN = "answer"
 
 RewardFunction = Callable[..., list[float]]
@@ -108,14 +127,21 @@ def _gold_answers(columns: dict, answer_column: str, count: int) -> list:
 
 def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: str = "strict",
                 timeout: float = DEFAULT_TIMEOUT_SECONDS, workers: int | None = None,
-                name: str | None = None, seed: int = 0) -> RewardFunction:
+                name: str | None = None, seed: int = 0, rate: float = 0.5,
+                rollouts: int | None = None) -> RewardFunction:
     """A TRL reward function ``(prompts, completions, **columns) -> list[float]`` of the given ``kind``.
 
-    ``answer_column``, ``mode``, ``timeout`` and ``workers`` matter for ``outcome`` only. The function's
-    ``__name__`` is ``name`` or ``"<kind>_reward"``.
+    ``answer_column`` matters for ``outcome`` and ``incorrect``; ``mode``, ``timeout`` and ``workers`` for
+    those and ``majority``, which also needs ``rollouts`` (the group size, 2 or more); ``seed`` and ``rate``
+    for ``random``. The function's ``__name__`` is ``name`` or ``"<kind>_reward"``.
     """
     if kind not in REWARD_KINDS:
         raise ValueError(f"reward kind must be one of {REWARD_KINDS}, got {kind!r}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise ValueError(f"rate must be a probability between 0 and 1, got {rate!r}")
+    if kind == "majority" and (isinstance(rollouts, bool) or not isinstance(rollouts, int) or rollouts < 2):
+        raise ValueError(f"the majority reward votes within a group of rollouts: pass rollouts= (2 or more), "
+                         f"got {rollouts!r}")
     check_options(mode, timeout)
     if not isinstance(answer_column, str) or not answer_column:
         raise ValueError(f"answer_column must be a column name, got {answer_column!r}")
@@ -128,7 +154,7 @@ def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: 
             raise TypeError("a reward function needs completions=")
         return [completion_text(completion) for completion in completions]
 
-    if kind == "outcome":
+    if kind in ("outcome", "incorrect"):  # incorrect: the answer column holds wrong labels
         def reward(prompts=None, completions=None, **columns) -> list[float]:
             responses = texts(completions)
             golds = _gold_answers(columns, answer_column, len(responses))
@@ -143,7 +169,14 @@ def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: 
         draws = random.Random(f"random-reward/{seed}")
 
         def reward(prompts=None, completions=None, **columns) -> list[float]:
-            return [float(draws.random() < 0.5) for _ in texts(completions)]
+            return [float(draws.random() < rate) for _ in texts(completions)]
+    elif kind == "majority":
+        def reward(prompts=None, completions=None, **columns) -> list[float]:
+            return _majority_rewards(texts(completions), prompts, rollouts, mode=mode, timeout=timeout,
+                                     workers=workers)
+    elif kind == "self-certainty":  # needs the policy's logits: the trainer fills it (rollout_records)
+        def reward(prompts=None, completions=None, **columns) -> list[float | None]:
+            return [None] * len(texts(completions))
     else:
         def reward(prompts=None, completions=None, **columns) -> list[float]:
             return [0.0] * len(texts(completions))
@@ -152,6 +185,76 @@ def make_reward(kind: str, *, answer_column: str = DEFAULT_ANSWER_COLUMN, mode: 
     reward.__doc__ = f"{kind!r} reward (TRL signature); see oneshot_rlvr.rewards."
     reward.kind, reward.mode, reward.answer_column = kind, mode, answer_column  # type: ignore[attr-defined]
     return reward
+
+
+# --- majority (TTRL) -----------------------------------------------------------------------------------
+
+def _all_processes(items: list) -> tuple[list, int]:
+    """Every process's items in rank order, and where this process's own start (a group may straddle two)."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return items, 0
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return items, 0
+    from accelerate.utils import gather_object
+
+    sizes = gather_object([len(items)])
+    return gather_object(list(items)), sum(sizes[: dist.get_rank()])
+
+
+def _majority_rewards(local_texts: list[str], local_prompts, rollouts: int, *, mode: str, timeout: float,
+                      workers: int) -> list[float]:
+    local_prompts = list(local_prompts) if local_prompts is not None else [None] * len(local_texts)
+    if len(local_prompts) != len(local_texts):
+        raise ValueError(f"{len(local_prompts)} prompts for {len(local_texts)} completions")
+    rows, offset = _all_processes(list(zip(local_texts, local_prompts)))
+    if len(rows) % rollouts:
+        raise ValueError(f"the majority reward reads groups of {rollouts} rollouts, but the batch holds "
+                         f"{len(rows)} completions; pass the group size as rollouts=")
+    texts = [text for text, _ in rows]
+    answers = []
+    for text in texts:
+        answer = extract_answer(text, mode)
+        answers.append(answer if answer is not None and answer.strip() else None)
+    groups, pairs = [], []
+    for start in range(0, len(rows), rollouts):
+        if any(prompt != rows[start][1] for _, prompt in rows[start : start + rollouts]):
+            raise ValueError(f"completions {start}..{start + rollouts - 1} do not share one prompt; the majority "
+                             f"reward needs each prompt's {rollouts} rollouts in a row, as TRL passes them")
+        first: dict[str, int] = {}  # distinct answer -> its first row, in order of occurrence
+        for row in range(start, start + rollouts):
+            if answers[row] is not None:
+                first.setdefault(answers[row], row)
+        distinct = list(first.items())
+        # verdict (j, k), k < j: the row first giving answer j graded against answer k as gold (TTRL grades
+        # each rollout against the voted label)
+        index = {}
+        for j in range(len(distinct)):
+            for k in range(j):
+                index[j, k] = len(pairs)
+                pairs.append((texts[distinct[j][1]], distinct[k][0]))
+        groups.append((start, distinct, index))
+    verdicts = grade_many(pairs, mode=mode, workers=workers, timeout=timeout) if pairs else []
+    scores = [0.0] * len(rows)
+    for start, distinct, index in groups:
+        def equal(j: int, k: int, index=index) -> bool:
+            return j == k or verdicts[index[max(j, k), min(j, k)]].correct
+
+        position = {answer: j for j, (answer, _) in enumerate(distinct)}
+        classes: dict[int, int] = {}  # representative (first answer of its class) -> rows voting for it
+        for j, (answer, _) in enumerate(distinct):
+            votes = sum(answers[row] == answer for row in range(start, start + rollouts))
+            representative = next((k for k in classes if equal(j, k)), j)
+            classes[representative] = classes.get(representative, 0) + votes
+        if not classes:
+            continue  # no answer in the group: nothing to vote for
+        # max() keeps the first of equal counts: the class whose answer occurs first (TTRL's most_common)
+        winner = max(classes, key=classes.get)
+        for row in range(start, start + rollouts):
+            if answers[row] is not None and equal(position[answers[row]], winner):
+                scores[row] = 1.0
+    return scores[offset : offset + len(local_texts)]
 
 
 outcome_reward = make_reward("outcome")

@@ -19,14 +19,17 @@ And one of ours, for speed with the same numerics: rollouts come from ``generati
 at EOS, one seeded generator per row) and a shared prompt runs once in the loss forward (``fast_trainer``;
 ``rollout_backend: trl`` and ``shared_prompt_forward: false`` give TRL's own paths).
 
-Outputs under ``--out``: ``config.yaml`` (the resolved recipe), ``metrics.jsonl`` (one line per step),
-``history.json`` (``{example_id: [training accuracy each time the example was sampled]}``, accuracy
-over the example's group of rollouts, strict grading, whatever the training reward), ``eval.jsonl`` (a
-held-out evaluation at step 0 and every ``eval_every`` steps), ``checkpoints/step-N`` (model + tokenizer
-in the base model's dtype, the last ``keep_checkpoints`` kept; ``oneshot-rlvr eval --model`` reads them)
-and ``trainer/`` (TRL's own checkpoints with optimizer and RNG state, for ``--resume``). The records,
-checkpoints and held-out evaluations are ``train_records``'s, which also gathers a model sharded by FSDP
-or DeepSpeed ZeRO-3 under ``accelerate launch``.
+Outputs under ``--out``: ``config.yaml`` (the resolved recipe), ``labels.json`` (only with ``label_noise`` or
+``reward: incorrect``: which examples were trained against which wrong label, ``oneshot_rlvr.labels``),
+``metrics.jsonl`` (one line per step), ``completions.jsonl`` (a seeded sample of 2 completions per step with
+their rewards, ``rollout_records``), ``history.json`` (``{example_id: [training accuracy each time the
+example was sampled]}``, accuracy over the example's group of rollouts, strict grading against the answer
+column, whatever the training reward), ``eval.jsonl`` (a held-out evaluation at step 0 and every
+``eval_every`` steps), ``checkpoints/step-N`` (model + tokenizer in the base model's dtype, the last
+``keep_checkpoints`` kept; ``oneshot-rlvr eval --model`` reads them) and ``trainer/`` (TRL's own checkpoints
+with optimizer and RNG state, for ``--resume``). The records, checkpoints and held-out evaluations are
+``train_records``'s, which also gathers a model sharded by FSDP or DeepSpeed ZeRO-3 under ``accelerate
+launch``.
 
 ``--algorithm ppo`` (recipe ``algorithm: ppo``) trains with ``ppo.PPOTrainer`` instead: a critic and GAE
 advantages on the same engine, the same outputs (metrics.jsonl adds value_loss, explained_variance,
@@ -52,8 +55,9 @@ HELP = "train with GRPO (or PPO) on one or a few examples (the paper's recipe an
 
 # --- data -------------------------------------------------------------------------------------------
 
-def training_examples(recipe):
-    """The selected examples (wrong label applied); errors are CommandErrors (before any model loads)."""
+def training_examples(recipe, labels: dict | None = None):
+    """The selected examples (wrong label, label noise or incorrect labels applied); errors are CommandErrors
+    (before any model loads). ``labels``, when given, receives the labels.json record of replaced golds."""
     from .data.pools import PoolError, load_pool, select_examples, with_wrong_label
 
     if not recipe.data:
@@ -76,7 +80,15 @@ def training_examples(recipe):
     if unanswerable:
         print(f"skipping {len(unanswerable)} example(s) without a gold answer: {', '.join(unanswerable[:5])}",
               file=sys.stderr)
-    return [e for e in examples if e.answer.strip()]
+    from .labels import LabelError, recipe_labels
+
+    try:
+        examples, record = recipe_labels(recipe, [e for e in examples if e.answer.strip()])
+    except LabelError as error:
+        raise CommandError(str(error)) from None
+    if labels is not None and record is not None:
+        labels.update(record)
+    return examples
 
 
 def training_dataset(recipe, examples, tokenizer):
@@ -186,7 +198,8 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     check_launch(recipe, device, world)
-    examples = training_examples(recipe)
+    labels: dict = {}  # the replaced golds (label_noise, reward incorrect), saved as labels.json
+    examples = training_examples(recipe, labels)
     eval_problems = load_eval_problems(recipe) if recipe.eval_every else {}
     trainer_dir = out / "trainer"
     checkpoint = _last_trainer_checkpoint(trainer_dir) if resume else None
@@ -214,12 +227,14 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
         raise CommandError(str(error)) from None
     out.mkdir(parents=True, exist_ok=True)  # only now: a run refused as bad input leaves nothing behind
     write_atomically(str(out / "config.yaml"), [yaml.safe_dump(dataclasses.asdict(recipe), sort_keys=False)])
+    if labels:
+        write_atomically(str(out / "labels.json"), [json.dumps(labels, indent=1) + "\n"])
     recorder = HistoryRecorder(recipe.rollouts)
     if checkpoint is not None:
         saved = checkpoint / "history.json"
         recorder.history = json.loads(saved.read_text()) if saved.is_file() else {}
         step = int(checkpoint.name.split("-")[-1])
-        for name in ("metrics.jsonl", "eval.jsonl"):
+        for name in ("metrics.jsonl", "eval.jsonl", "completions.jsonl"):
             _truncate_log(out / name, step)
 
     class SaveHistory(TrainerCallback):
@@ -228,7 +243,8 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
                 target = Path(args.output_dir) / f"checkpoint-{state.global_step}" / "history.json"
                 write_atomically(str(target), [json.dumps(recorder.history) + "\n"])
 
-    reward = make_reward(recipe.reward, mode=recipe.reward_mode, seed=recipe.seed)
+    reward = make_reward(recipe.reward, mode=recipe.reward_mode, seed=recipe.seed, rate=recipe.random_reward_rate,
+                         rollouts=recipe.rollouts)
     trainer_class, extra = GRPOTrainer, {}
     if critic is not None:
         from .ppo import PPOSettings, PPOTrainer
@@ -238,6 +254,10 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
         from .fast_trainer import faster
 
         trainer_class = faster(trainer_class, rollouts=recipe.rollout_backend, shared_prompt=recipe.shared_prompt_forward)
+    from .rollout_records import with_rollout_records  # completions.jsonl; the self-certainty reward's scores
+
+    trainer_class = with_rollout_records(trainer_class, samples=out / "completions.jsonl",
+                                         self_certainty=recipe.reward == "self-certainty")
     records = make_records(recipe, out, recorder, base_dtype, loaded.tokenizer, eval_problems)
     if recipe.peft:  # LoRA: TRL wraps the policy; its reference is the same model with the adapter off
         from .lora import lora_config
@@ -264,7 +284,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="Hugging Face id, local folder, or smollm2-135m")
     parser.add_argument("--steps", type=int, help="optimizer steps")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--reward", help="outcome | format | none | random")
+    parser.add_argument("--reward", help="outcome | format | none | random | incorrect | majority | self-certainty")
     parser.add_argument("--algorithm", help="grpo | ppo (a critic with GAE advantages; see oneshot_rlvr.ppo)")
     parser.add_argument("--report-to", help="none, tensorboard, wandb")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

@@ -34,6 +34,8 @@ METRIC_KEYS = {  # metrics.jsonl key ← TRL log key
     "train_accuracy": "rewards/accuracy/mean", "reward_mean": "reward", "reward_std": "reward_std",
     "entropy": "entropy", "kl": "kl", "mean_length": "completions/mean_length",
     "boxed_rate": "rewards/boxed/mean", "clip_ratio": "clip_ratio/region_mean", "step_seconds": "step_time",
+    "clip_low": "clip_ratio/low_mean", "clip_high": "clip_ratio/high_mean",  # the two sides of clip_ratio
+    "frac_reward_zero_std": "frac_reward_zero_std",  # groups whose rewards are all equal: no signal
     "tokens": "num_tokens", "loss": "loss", "grad_norm": "grad_norm", "learning_rate": "learning_rate",
     "value_loss": "critic/value_loss", "explained_variance": "critic/explained_variance",  # ppo only
     "mean_value": "critic/mean_value",
