@@ -7,14 +7,13 @@ import pytest
 from oneshot_rlvr.cli import main
 from oneshot_rlvr.evaljournal import CONFIG, JOURNAL
 from oneshot_rlvr.generation import HFBackend
-from oneshot_rlvr.models import save_tiny_random_model
 
 ROWS = [{"question": f"What is {a} + {a}?", "answer": f"#### {2 * a}"} for a in range(1, 8)]  # 7 problems
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    return str(save_tiny_random_model(tmp_path_factory.mktemp("tiny") / "model", seed=0))
+@pytest.fixture
+def tiny_model_dir(tiny):  # conftest's tiny random model
+    return tiny
 
 
 @pytest.fixture

@@ -5,32 +5,18 @@ import importlib
 import importlib.metadata
 import inspect
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from oneshot_rlvr import trl_options
-from oneshot_rlvr.config import RecipeError, grpo_config_kwargs, load_recipe, parse_override, to_grpo_config
+from oneshot_rlvr.config import grpo_config_kwargs, load_recipe, parse_override, to_grpo_config
+from test_config import error_of, write  # the recipe tests' helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = ROOT / "recipes" / "cpu-smollm2.yaml"
 
 pytest.importorskip("trl", reason="trl is not installed: GRPOConfig's fields are unknown")
-
-
-def write(tmp_path: Path, text: str, name: str = "r.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def error_of(call, *args, **kwargs) -> str:
-    with pytest.raises(RecipeError) as caught:
-        call(*args, **kwargs)
-    message = str(caught.value)
-    assert "\n" not in message and message.strip() == message, message
-    return message
 
 
 def test_a_trl_block_reaches_the_grpo_config(tmp_path):
