@@ -41,7 +41,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -169,14 +171,25 @@ def _load_policy(recipe, device: str):
 # --- running ----------------------------------------------------------------------------------------
 
 def _last_trainer_checkpoint(folder: Path) -> Path | None:
-    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    """The newest complete TRL checkpoint. TRL writes one in place, file by file; ``history.json`` is written
+    (atomically) by ``SaveHistory`` after TRL's save has finished, so a checkpoint without it was cut short."""
+    found = [p for p in folder.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()
+             and (p / "history.json").is_file() and (p / "trainer_state.json").is_file()]
     return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
+def _step(line: str) -> float:
+    try:
+        return json.loads(line)["step"]
+    except (ValueError, KeyError, TypeError):  # a line cut by the kill
+        return math.inf
+
+
 def _truncate_log(path: Path, last_step: int) -> None:
-    """Drop the lines a killed run wrote after the checkpoint it resumes from."""
+    """Drop the lines a killed run wrote after the checkpoint it resumes from, and a line it left cut."""
     if path.is_file():
-        lines = [line for line in path.read_text().splitlines(keepends=True) if json.loads(line)["step"] <= last_step]
+        lines = [line for line in path.read_text().splitlines(keepends=True)
+                 if line.endswith("\n") and _step(line) <= last_step]
         write_atomically(str(path), lines)
 
 
@@ -203,8 +216,15 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
     eval_problems = load_eval_problems(recipe) if recipe.eval_every else {}
     trainer_dir = out / "trainer"
     checkpoint = _last_trainer_checkpoint(trainer_dir) if resume else None
-    if resume and checkpoint is None:
-        raise CommandError(f"--resume: no checkpoint under {trainer_dir}; run without --resume first")
+    if resume and checkpoint is None and not (out / "config.yaml").is_file():
+        raise CommandError(f"--resume: no run in {out} (no config.yaml, no checkpoint under {trainer_dir}); run "
+                           "without --resume first")
+    if resume and checkpoint is None:  # killed before its first complete checkpoint: start over, from step 0
+        print(f"--resume: no complete checkpoint under {trainer_dir}; starting {out} again from step 0", file=sys.stderr)
+        for name in ("trainer", "checkpoints"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("metrics.jsonl", "eval.jsonl", "completions.jsonl", "history.json"):
+            (out / name).unlink(missing_ok=True)
     if not resume and (out / "metrics.jsonl").exists():
         raise CommandError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
