@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from typing import Callable, NamedTuple
 
 from . import __version__, demo, evaluate, report, select, train
-from .cliutil import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError
+from .cliutil import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CommandError, output_locks
 from .grading.cli import GRADE_HELP, add_grade_arguments, run_grade
 from .toy import base as toy_base
 
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else (EXIT_OK if exit_.code is None else EXIT_USAGE)
     prog = args._parser.prog
     try:
-        status = args._run(args)
+        with output_locks(shlex.join([PROG, *map(str, sys.argv[1:] if argv is None else argv)])):  # folder locks
+            status = args._run(args)
         sys.stdout.flush()  # a full disk under stdout shows here, as the one line below, not at exit
         return status
     except CommandError as error:

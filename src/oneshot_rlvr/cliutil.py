@@ -1,17 +1,27 @@
 """Pieces every subcommand shares: the bad-input error, argument types, atomic output files.
 
 A subcommand raises ``CommandError("what is wrong; how to fix it")`` for bad input; ``cli.main`` prints
-it as one ``error:`` line and returns its status (2). Output files are written whole or not at all.
+it as one ``error:`` line and returns its status (2). Output files are written whole or not at all. One run
+per output folder: ``lock_output_dir`` holds a folder until the command ends (``output_locks`` in ``cli.main``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import shlex
+import sys
 import tempfile
+from dataclasses import dataclass
 from typing import TextIO
+
+try:
+    import fcntl
+except ImportError:  # Windows has no flock: there a second run into a folder in use is not refused
+    fcntl = None
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -145,3 +155,124 @@ def write_atomically(path: str, lines: list[str]) -> None:
             os.fsync(stream.fileno())
 
     replace_atomically(path, write)
+
+
+# --- one run per output folder ----------------------------------------------------------------------
+
+LOCK_FILE = ".oneshot-rlvr.lock"  # in the output folder; holds "PID COMMAND"; removed when the command ends
+
+
+@dataclass
+class _Lock:
+    fd: int
+    path: str
+    made: list[str]  # folders made to hold the lock file, deepest first: removed again if left empty
+
+
+_locks: dict[str, _Lock] = {}
+_command_line = shlex.join(sys.argv)  # written into lock files; cli.main sets the command it runs
+
+
+class _Held(Exception):
+    """The lock is held by another process; the message names it."""
+
+
+def is_main_process() -> bool:
+    """False in the other processes of ``accelerate launch`` / torchrun: they share the main one's output folder."""
+    return (os.environ.get("RANK") or os.environ.get("LOCAL_RANK") or "0") == "0"
+
+
+def _take(path: str) -> int:
+    """The descriptor of ``path`` locked (flock, exclusive); _Held when another process holds it."""
+    for _ in range(10):  # a holder ending removes the file: a lock taken on the removed file is taken again
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # never truncate a file a link points at
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip().split(" ", 1)
+            os.close(fd)
+            raise _Held(f"pid {holder[0]} ({holder[1]})" if len(holder) == 2 else "another process") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    raise _Held("another process (its lock file keeps being replaced)")
+
+
+def lock_output_dir(folder, *, create: bool = True) -> None:
+    """Hold ``folder`` for this command, until ``output_locks`` ends; CommandError (status 2) naming the holder
+    when another process holds it. The lock is an advisory flock on ``folder/.oneshot-rlvr.lock``: the kernel
+    drops it when the process dies, so a crash leaves no stale lock (only the file, taken over by the next run).
+    Commands take it before they check what the folder holds, which would misread a run in progress (its
+    journal, its metrics) as one that stopped.
+
+    ``create``: make ``folder`` (and its parents) to put the lock file in; the ones made are removed again at
+    the end if left empty, so a command refused as bad input afterwards still leaves nothing. Without it, or
+    where the folder cannot be made or the lock file written, nothing is locked: the command's own checks
+    report that folder, and no run can write there. Only the main process of a distributed launch locks."""
+    if fcntl is None or not folder or not is_main_process():
+        return
+    folder = os.path.abspath(folder)
+    if folder in _locks:
+        return
+    made: list[str] = []
+    try:
+        if create and not os.path.isdir(folder):
+            missing = folder
+            while not os.path.exists(missing):
+                made.append(missing)
+                missing = os.path.dirname(missing)
+            os.makedirs(folder)
+        path = os.path.join(folder, LOCK_FILE)
+        fd = _take(path)
+    except _Held as held:
+        raise CommandError(f"{folder}: in use by {held}; one run per output folder: wait for it to end or choose "
+                           f"another folder") from None
+    except OSError:
+        _remove_empty(made)
+        return
+    try:  # who holds it, for the message of a run refused; without it (a full disk) the lock still holds
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {_command_line}\n".encode("utf-8", "backslashreplace"), 0)
+    except OSError:
+        pass
+    _locks[folder] = _Lock(fd, path, made)
+
+
+def _remove_empty(folders: list[str]) -> None:
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty: the command wrote there
+            return
+
+
+def release_output_dirs() -> None:
+    """Give up every folder this command holds: remove its lock file (while still locked, so that nobody takes
+    the file being removed), unlock, and remove the folders the lock made if they are left empty."""
+    while _locks:
+        _, lock = _locks.popitem()
+        try:
+            if os.path.samestat(os.fstat(lock.fd), os.stat(lock.path)):
+                os.unlink(lock.path)
+        except OSError:  # removed with its folder already
+            pass
+        os.close(lock.fd)
+        _remove_empty(lock.made)
+
+
+@contextlib.contextmanager
+def output_locks(command_line: str):
+    """The span of one command's folder locks (``cli.main``): lock files name ``command_line``; all released at
+    the end, whether the command succeeded, failed or was interrupted."""
+    global _command_line
+    _command_line = command_line
+    try:
+        yield
+    finally:
+        release_output_dirs()

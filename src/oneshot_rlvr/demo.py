@@ -323,13 +323,16 @@ def plan_from_args(args: argparse.Namespace) -> DemoPlan:
 def run(args: argparse.Namespace) -> int:
     import math
 
+    from .cliutil import LOCK_FILE, lock_output_dir
+
     if not math.isfinite(args.budget_minutes) or args.budget_minutes <= 0:  # nan / inf: no deadline at all
         raise CommandError(f"--budget-minutes must be a positive number, got {args.budget_minutes}")
     if not 0 <= args.seed < 2**32:
         raise CommandError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     check_output_dir(args.out)
     out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not (out / "demo.json").is_file():
+    lock_output_dir(out)  # one run per folder; its train runs lock their own folders under it
+    if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()) and not (out / "demo.json").is_file():
         raise CommandError(f"--out {out} holds other files; give an empty or new folder (or a previous demo's)")
     try:
         run_demo(out, plan_from_args(args), seed=args.seed, budget_minutes=args.budget_minutes, jobs=args.jobs,

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import metrics
-from .cliutil import CommandError, check_output_dir, json_line, positive_int, write_atomically
+from .cliutil import CommandError, check_output_dir, json_line, lock_output_dir, positive_int, write_atomically
 from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
 from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
 from .evaljournal import JOURNAL, Journal, chunk_problems, read_journal
@@ -383,6 +383,7 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    lock_output_dir(args.regrade or args.resume or args.out, create=not (args.regrade or args.resume))
     if args.regrade or args.compare_graders:
         from .evalregrade import run_regrade
 

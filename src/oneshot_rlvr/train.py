@@ -47,7 +47,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cliutil import CommandError, check_output_dir, write_atomically
+from .cliutil import CommandError, check_output_dir, lock_output_dir, write_atomically
 # the records, checkpoints and held-out evaluation live in train_records; these names stay importable from here
 from .train_records import (METRIC_KEYS, HistoryRecorder, _eval_config, boxed,  # noqa: F401
                             held_out_evaluation, load_eval_problems, make_records, save_checkpoint)
@@ -337,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.out:
         raise CommandError("--out DIR is required (metrics.jsonl, history.json, eval.jsonl, checkpoints go there)")
     recipe = recipe_from_args(args)
+    lock_output_dir(args.out)  # one run per folder; before run_training, which can write early (--resume)
     out = run_training(recipe, args.out, resume=args.resume)
     print(f"training done: {out}", file=sys.stderr)
     return 0
