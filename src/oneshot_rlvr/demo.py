@@ -1,7 +1,7 @@
 """The main job: the paper's pipeline and its controls in the toy world, over seeds, offline on a CPU.
 
     oneshot-rlvr demo [--out runs/demo] [--world latent-skill] [--seed 0] [--seeds 3] [--steps N] [--quick]
-                      [--budget-minutes 15] [--jobs 2] [--rebuild-base]
+                      [--budget-minutes 15] [--jobs 2] [--rebuild-base] [--suite spurious]
 
 Stages (each the project's real code; only the model and the problems are the toy world's):
 1. **base**: the world's ready-made base (``toy.base``: shipped in the package, every file's sha256 checked),
@@ -15,6 +15,10 @@ Stages (each the project's real code; only the model and the problems are the to
 6. **runs**: 1-shot RLVR, format reward only and random reward on π1, once per seed; then the extras (entropy
    only on π1, 1-shot on a random pool example) once, with the first seed;
 7. **report**: ``report.build_report``: the gates, the selection and each claim decided over the seeds.
+
+``--suite spurious`` (``demo_suite``) keeps stages 1–5 and 7 and runs, in stage 6, π1 under each reward of the
+suite once per seed (outcome, format, random, incorrect, majority, self-certainty, entropy minimisation and
+the entropy bonus); the report adds their table and chart.
 
 The plan (runs, seeds, steps) is fixed by the arguments and written to ``demo.json`` with each claim's rule
 before any run; the budget only decides whether to start: the plan's time is estimated up front (from a
@@ -41,8 +45,8 @@ from pathlib import Path
 
 from .cliutil import EXIT_FAILURE, CommandError, check_output_dir, positive_int, write_atomically
 from .demo_jobs import JobFailed, TrainJob, run_jobs
-from .demo_plan import (EXTRA_ROLES, QUICK_STEPS, ROLES, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs,
-                        speed_probe)
+from .demo_plan import EXTRA_ROLES, QUICK_STEPS, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs, speed_probe
+from .demo_suite import SUITES, SuitePlan
 
 HELP = "the offline demo: toy world → gates → pool RLVR → select π1 → 1-shot RLVR and controls over seeds → report"
 MANIFEST_FORMAT = 2
@@ -224,8 +228,8 @@ def run_demo(out: Path, plan: DemoPlan = DemoPlan(), *, seed: int = 0, budget_mi
     category = {p.id: p.family for p in pool}
     jobs_planned = planned_jobs(plan, common, pi1["id"], random_example.id)
     for job, (name, role, run_seed) in zip(jobs_planned, plan.runs()):
-        demo.manifest["runs"].append({"name": name, "label": ROLES[role][2], "dir": name, "role": role,
-                                      "reward": ROLES[role][0], "examples": job.recipe["examples"],
+        demo.manifest["runs"].append({"name": name, "label": plan.role(role)[2], "dir": name, "role": role,
+                                      "reward": job.recipe["reward"], "examples": job.recipe["examples"],
                                       "example_category": category[job.recipe["examples"]], "seed": run_seed,
                                       "steps": plan.steps})
     demo.save()
@@ -254,11 +258,10 @@ def check_budget(demo: Demo, plan: DemoPlan, base: Path, jobs: int, budget_minut
 
 def start_manifest(world, plan: DemoPlan, seed: int, budget_minutes: float, estimate: float) -> dict:
     """demo.json before any run: the plan and each claim's rule."""
-    from .findings import RULES
     from .toy.tasks import FAMILIES
 
     return {"format": MANIFEST_FORMAT, "world": world.name, "seed": seed, "budget_minutes": budget_minutes,
-            "estimate_seconds": round(estimate, 1), "plan": plan.to_dict(), "rules": dict(RULES), "seconds": {},
+            "estimate_seconds": round(estimate, 1), "plan": plan.to_dict(), "rules": plan.rules(), "seconds": {},
             "base": {}, "categories": list(FAMILIES), "selection": {}, "runs": [], "skipped": [], "complete": False}
 
 
@@ -302,6 +305,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, help=f"steps of every run (default {TOY_RECIPE['steps']})")
     parser.add_argument("--quick", action="store_true",
                         help=f"{QUICK_STEPS} steps a run, no extra runs (entropy-only, random example)")
+    parser.add_argument("--suite", choices=list(SUITES),
+                        help="instead of the controls, π1 under each reward of the suite over the seeds (spurious: "
+                             "outcome, format, random, incorrect, majority, self-certainty, entropy min / bonus)")
     parser.add_argument("--budget-minutes", type=float, default=15.0,
                         help="refuse to start a plan estimated to take longer (default 15)")
     parser.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
@@ -316,6 +322,9 @@ def plan_from_args(args: argparse.Namespace) -> DemoPlan:
     seeds = tuple(range(args.seed, args.seed + args.seeds))
     if seeds[-1] >= 2**32:  # numpy's and the corpus generator's seed range
         raise CommandError(f"--seed {args.seed} with --seeds {args.seeds} passes 2^32 − 1; choose a smaller --seed")
+    if args.suite:
+        return SuitePlan(world=args.world, seeds=seeds, steps=steps, pool_steps=steps, quick=args.quick,
+                         suite=args.suite)
     return DemoPlan(world=args.world, seeds=seeds, steps=steps, pool_steps=steps, quick=args.quick,
                     extras=() if args.quick else EXTRA_ROLES)
 

@@ -31,6 +31,11 @@ EXTRA_ROLES = ("entropy-only", "random-example")  # once, with the first seed
 QUICK_STEPS = 40  # --quick: the claims' core roles over the seeds, 40 steps each, no extras
 
 
+def run_name(role: str, seed: int) -> str:
+    """A run's folder name: ``pi1-s0`` for the one-shot role, else ``ROLE-sSEED``."""
+    return f"{'pi1' if role == 'one-shot' else role}-s{seed}"
+
+
 @dataclass(frozen=True)
 class DemoPlan:
     """What the demo runs: fixed by the arguments, never by the clock (defaults: the 15-minute demo here)."""
@@ -62,9 +67,22 @@ class DemoPlan:
 
     def runs(self) -> list[tuple[str, str, int]]:
         """``(name, role, seed)`` of every run after the pool run, in the order they start."""
-        runs = [(f"{'pi1' if role == 'one-shot' else role}-s{seed}", role, seed)
-                for seed in self.seeds for role in SEEDED_ROLES]
+        runs = [(run_name(role, seed), role, seed) for seed in self.seeds for role in SEEDED_ROLES]
         return runs + [(f"{role}-s{self.seeds[0]}", role, self.seeds[0]) for role in self.extras]
+
+    def role(self, name: str) -> tuple[str, str, str]:
+        """``(reward, trained on, label)`` of a role (``ROLES``; a suite has its own)."""
+        return ROLES[name]
+
+    def role_recipe(self, name: str) -> dict:
+        """The recipe fields a role sets over ``TOY_RECIPE`` (here: its reward)."""
+        return {"reward": self.role(name)[0]}
+
+    def rules(self) -> dict:
+        """Each claim's rule, written to demo.json before any run."""
+        from .findings import RULES
+
+        return dict(RULES)
 
     def to_dict(self) -> dict:
         return {"world": self.world, "seeds": list(self.seeds), "steps": self.steps, "pool_steps": self.pool_steps,
@@ -79,9 +97,9 @@ def planned_jobs(plan: DemoPlan, common: dict, pi1: str, random_example: str) ->
 
     jobs = []
     for name, role, seed in plan.runs():
-        example = pi1 if ROLES[role][1] == "pi1" else random_example
+        example = pi1 if plan.role(role)[1] == "pi1" else random_example
         jobs.append(TrainJob(name, {**TOY_RECIPE, **common, **plan.recipe, "examples": example,
-                                    "reward": ROLES[role][0], "seed": seed, "steps": plan.steps}))
+                                    **plan.role_recipe(role), "seed": seed, "steps": plan.steps}))
     return jobs
 
 

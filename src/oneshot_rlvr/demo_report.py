@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .demo_findings import findings, seed_count
+from .demo_suite import suite_section
 from .findings import missing_evaluations
 from .metrics import Proportion
 from .report_text import NOTE, findings_section, plots_section, share_of, table
@@ -312,4 +313,5 @@ def demo_report(demo: Demo, plots_dir: Path) -> list[str]:
                                               f"{_why_missing(one_shot, 'one-shot')}.")
     return ["# 1-shot RLVR demo report", "", "## What was run", "", *what_was_run(demo), *gates_section(demo),
             *selection_section(demo), *findings_section(findings(demo), f"{NOTE} {SEEDS_NOTE}"),
-            *plots_section(charts, absent), *per_role_table(demo), *closing_table(demo), *all_runs_table(demo)]
+            *plots_section(charts, absent), *suite_section(demo, plots_dir), *per_role_table(demo),
+            *closing_table(demo), *all_runs_table(demo)]
