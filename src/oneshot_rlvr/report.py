@@ -88,7 +88,9 @@ def train_report(run: RunLog, plots_dir: Path) -> list[str]:
     if run.evaluations:
         first, last = run.evaluations[0], run.evaluations[-1]
         lines += [f"## Held-out accuracy, step {first.step} and step {last.step}", "", *before_after_table(first, last)]
-    return lines
+    from .report_completions import completions_section
+
+    return lines + completions_section(run.path)
 
 
 def eval_report(run: EvalRunLog, plots_dir: Path) -> list[str]:
