@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import math
-from pathlib import Path
 from typing import Any
 
 LORA_DEFAULTS: dict[str, Any] = {"rank": 16, "alpha": 32.0, "dropout": 0.05, "target_modules": "all-linear",
