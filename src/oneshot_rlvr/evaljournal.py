@@ -92,11 +92,9 @@ def resumable_config(out_dir: str | Path):
                            f"evaluate again") from None
 
 
-def check_resume_flags(args, defaults: dict) -> None:
+def check_resume_flags(args) -> None:
     """--resume takes its settings from the run: a flag that would change them is bad input."""
-    given = [f"--{key.replace('_', '-')}" for key, default in defaults.items()
-             if key not in RESUME_FLAGS and getattr(args, key, default) != default]
-    if given:
-        raise CommandError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect with --resume, which "
-                           f"finishes the run with the settings it was started with ({CONFIG}); drop "
-                           f"{'it' if len(given) == 1 else 'them'} (only --workers goes with --resume)")
+    from .evaluate import refuse_flags_without_effect
+
+    refuse_flags_without_effect(args, RESUME_FLAGS, "--resume", f"which finishes the run with the settings it was "
+                                f"started with ({CONFIG})", "only --workers goes with --resume")

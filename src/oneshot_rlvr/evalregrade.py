@@ -141,7 +141,7 @@ def compare_graders(run_dir: str | Path, workers: int = 2) -> tuple[dict, str]:
 
 def check_regrade_flags(args: argparse.Namespace) -> None:
     """--regrade re-grades DIR's saved samples in place: a flag that picks, generates or places samples is bad input."""
-    from .evaluate import add_arguments
+    from .evaluate import refuse_flags_without_effect
 
     if args.compare_graders and not args.regrade:
         raise CommandError("--compare-graders compares the graders on a saved run and generates nothing; give the "
@@ -149,16 +149,9 @@ def check_regrade_flags(args: argparse.Namespace) -> None:
     if args.compare_graders and args.grader is not None:
         raise CommandError(f"--grader has no effect with --compare-graders, which grades with every grader "
                            f"({', '.join(GRADERS)}); drop --grader")
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    defaults = vars(parser.parse_args([]))
-    given = [f"--{key.replace('_', '-')}" for key, default in defaults.items()
-             if key not in REGRADE_FLAGS and getattr(args, key, default) != default]
-    if given:
-        raise CommandError(f"{', '.join(given)} {'has' if len(given) == 1 else 'have'} no effect with --regrade, "
-                           f"which re-grades DIR/samples.jsonl without generating and rewrites DIR's files in place; "
-                           f"drop {'it' if len(given) == 1 else 'them'} (only --workers, --grader and "
-                           f"--compare-graders go with --regrade)")
+    refuse_flags_without_effect(args, REGRADE_FLAGS, "--regrade", "which re-grades DIR/samples.jsonl without "
+                                "generating and rewrites DIR's files in place",
+                                "only --workers, --grader and --compare-graders go with --regrade")
 
 
 def run_regrade(args: argparse.Namespace) -> int:

@@ -339,6 +339,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "DIR's own files are left as they are")
 
 
+def refuse_flags_without_effect(args: argparse.Namespace, keep: tuple[str, ...], mode: str, why: str,
+                                allowed: str) -> None:
+    """CommandError naming every flag outside ``keep`` given a non-default value: with ``mode`` it does nothing."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    given = [f"--{key.replace('_', '-')}" for key, default in vars(parser.parse_args([])).items()
+             if key not in keep and getattr(args, key, default) != default]
+    if given:
+        one = len(given) == 1
+        raise CommandError(f"{', '.join(given)} {'has' if one else 'have'} no effect with {mode}, {why}; drop "
+                           f"{'it' if one else 'them'} ({allowed})")
+
+
 def check_out_dir(out: str) -> None:
     """Fail before any model is loaded when ``out`` cannot become the output folder."""
     check_output_dir(out)
@@ -391,9 +404,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         from .evaljournal import check_resume_flags, resumable_config
 
-        parser = argparse.ArgumentParser()
-        add_arguments(parser)
-        check_resume_flags(args, vars(parser.parse_args([])))
+        check_resume_flags(args)
         config, args.out = dataclasses.replace(resumable_config(args.resume), workers=args.workers), args.resume
     else:
         config = config_from_args(args)
