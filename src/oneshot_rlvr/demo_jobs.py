@@ -9,7 +9,6 @@ lines come from the ``metrics.jsonl`` / ``eval.jsonl`` the runs write. A job tha
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cliutil import write_atomically
+from .jsonl import read_jsonl
 
 THREADS_PER_JOB = 1
 POLL_SECONDS = 0.5
@@ -63,8 +63,7 @@ def _lines(path: Path) -> list[dict]:
     """Complete JSON lines of a log being written (a cut last line is not read yet)."""
     if not path.is_file():
         return []
-    text = path.read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()[: text.count("\n")] if line.strip()]
+    return [line for _, line in read_jsonl(path, blank_lines="skip", cut_last_line="drop")]
 
 
 class _Watch:

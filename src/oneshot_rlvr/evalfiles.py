@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from .cliutil import CommandError, why_not_a_file
+from .jsonl import JsonlError, read_jsonl
 
 _NOT_EVAL = "not a samples file of `oneshot-rlvr eval`"
 _FIX = "fix that line, or re-run `oneshot-rlvr eval`"
@@ -92,16 +93,22 @@ def _parse(raw: bytes, where: str, fix: str):
         raise CommandError(f"{where}: JSON nested too deeply; {fix}") from None
 
 
+def _bad_line(bad: JsonlError) -> CommandError:
+    """The message ``_parse`` gives, for a line of samples.jsonl (a blank line: what JSON says of it)."""
+    what = {"utf8": f"not UTF-8 text ({bad.reason})", "depth": "JSON nested too deeply"}.get(
+        bad.kind, f"not valid JSON ({bad.reason})")
+    return CommandError(f"{bad.name}:{bad.number}: {what}; {_FIX}")
+
+
 def read_samples(run_dir: str | Path) -> list[dict]:
     """Every sample of ``run_dir/samples.jsonl``; the first bad line raises CommandError."""
     path = Path(run_dir) / "samples.jsonl"
     if not path.is_file():
         raise CommandError(f"{path}: {why_not_a_file(path)}; --regrade needs a folder written by `oneshot-rlvr eval --out`")
     samples, first_seen = [], {}
-    # bytes.splitlines splits at \n and \r only (str.splitlines would also split a response at U+2028)
-    for number, raw in enumerate(_read_bytes(path).splitlines(), start=1):
+    lines = read_jsonl(_read_bytes(path), blank_lines="error", cut_last_line="read", error=_bad_line, name=str(path))
+    for number, sample in lines:  # a response may hold U+2028 raw: read_jsonl splits at \n only
         where = f"{path}:{number}"
-        sample = _parse(raw, where, _FIX)
         _check_sample(sample, where)
         key = (sample["benchmark"], str(sample["id"]), sample["sample"])
         if key in first_seen:  # counted twice it would weigh that problem double in every metric

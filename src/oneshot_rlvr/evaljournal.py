@@ -7,8 +7,9 @@ Generation runs a benchmark's problems in chunks (``chunk_problems``: about four
 finished chunk's samples (ungraded) are appended to ``journal.jsonl``, one JSON line each, flushed and synced.
 At the end every sample is graded and ``samples.jsonl`` and ``summary.json`` are written whole, as before; the
 journal is then removed. ``--resume`` reads the settings from ``eval_config.json``, ignores a cut last line and
-any problem with fewer samples than it needs, and generates the rest: each prompt's sampling seed is its index
-in the benchmark (``generation.row_seed``), so the samples equal an uninterrupted run's.
+any problem with fewer samples than it needs, and generates the rest: each row's sampling seed comes from its
+prompt's index in the benchmark (``seeds.derive_seed(seed, prompt, sample)``), so the samples equal an
+uninterrupted run's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 from pathlib import Path
 
 from .cliutil import CommandError, json_line, write_atomically
+from .jsonl import JsonlError, read_jsonl
 
 JOURNAL, CONFIG = "journal.jsonl", "eval_config.json"
 RESUME_FLAGS = ("resume", "workers")  # the rest of a resumed run's settings come from eval_config.json
@@ -55,18 +57,13 @@ def read_journal(out_dir: str | Path, config) -> list[dict]:
     """The journal's complete problems: a cut last line is dropped, and so is every sample of a problem that
     has fewer than its benchmark's samples per problem (they are generated again)."""
     path = Path(out_dir) / JOURNAL
-    raw = path.read_bytes().split(b"\n")
-    if raw[-1]:  # no newline at the end: the line being written when the run stopped
-        raw = raw[:-1]
-    samples, counts = [], {}
-    for number, line in enumerate(raw, start=1):
-        if not line:
-            continue
-        try:
-            sample = json.loads(line)
-        except ValueError:
-            raise CommandError(f"{path}:{number}: not valid JSON in the middle of the journal; remove {path.parent} "
-                               f"and evaluate again") from None
+
+    def damaged(bad: JsonlError) -> CommandError:
+        return CommandError(f"{path}:{bad.number}: not valid JSON in the middle of the journal; remove {path.parent} "
+                            f"and evaluate again")
+
+    samples, counts = [], {}  # no newline at the end: the line being written when the run stopped, not read
+    for _, sample in read_jsonl(path, blank_lines="skip", cut_last_line="drop", error=damaged):
         samples.append(sample)
         key = (sample["benchmark"], str(sample["id"]))
         counts[key] = counts.get(key, 0) + 1

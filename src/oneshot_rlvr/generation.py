@@ -1,27 +1,22 @@
 """Generation backends for evaluation: ``hf`` (transformers, CPU or GPU) and ``vllm`` (optional).
 
-``HFBackend`` does not call ``model.generate``: ``generate`` keeps every row of a batch running until
-the longest row ends, so on a CPU most of the work goes to rows that have already finished. Here:
-- rows (prompt × sample) are sorted by prompt length and cut into batches, so padding is small;
-- each distinct prompt of a joining group runs once and its cache rows are copied (a prompt's samples,
-  the copies of a 1-shot training batch);
-- each batch runs a decode loop over a KV cache; a row leaves the batch (its cache rows are dropped)
-  the step it emits EOS or a stop string, so the cost follows the tokens actually generated;
-- sampling draws from one ``torch.Generator`` per row, seeded by (seed, prompt, sample): a row's
-  randomness does not depend on which rows share its batch (one uniform per row and token, turned into
-  a token by inverse CDF for the whole batch at once). Greedy when temperature is 0.
-
-The numerics are the model's own forward pass (same dtype, same attention), so log-probabilities match
-``model.generate`` up to the usual batched-matmul differences.
+``HFBackend`` does not call ``model.generate``, which keeps every row of a batch running until the longest
+row ends. Here rows (prompt × sample) are sorted by prompt length and batched, each distinct prompt runs
+once, and a row leaves its batch's decode loop (and KV cache) the step it emits EOS or a stop string, so the
+cost follows the tokens actually generated. Sampling draws from one ``torch.Generator`` per row, seeded by
+(seed, prompt, sample) through ``seeds.derive_seed``: a row's randomness does not depend on which rows
+share its batch. Greedy when temperature is 0. The numerics are the model's own forward pass, so
+log-probabilities match ``model.generate`` up to the usual batched-matmul differences.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Protocol
+
+from .seeds import derive_seed
 
 PROGRESS = Callable[[int], None]  # called with the number of rows just finished
 
@@ -89,8 +84,8 @@ def cache_keyword(model) -> str:
 
 
 def row_seed(seed: int, prompt_index: int, sample_index: int) -> int:
-    digest = hashlib.sha256(f"{seed}/{prompt_index}/{sample_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+    """The sampling seed of one row: ``seeds.derive_seed(seed, prompt_index, sample_index)``."""
+    return derive_seed(seed, prompt_index, sample_index)
 
 
 class HFBackend:

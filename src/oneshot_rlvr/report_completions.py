@@ -12,8 +12,8 @@ import re
 import statistics
 from pathlib import Path
 
-from .data import iter_jsonl
 from .grading import has_boxed
+from .jsonl import read_jsonl
 from .metrics import REFLECTION_WORDS
 
 CODE_STYLE = re.compile(r"```python|^\s*def \w+\(|\bprint\(|^\s*(?:import|from) \w+", re.MULTILINE)
@@ -24,7 +24,7 @@ def read_completions(run_dir: Path) -> dict[int, list[str]]:
     path = Path(run_dir) / "completions.jsonl"
     steps: dict[int, list[str]] = {}
     if path.is_file():
-        for _, line in iter_jsonl(path, ValueError):
+        for _, line in read_jsonl(path, blank_lines="skip", cut_last_line="read", error=ValueError):
             if isinstance(line, dict) and isinstance(line.get("completion"), str):
                 steps.setdefault(int(line.get("step", 0)), []).append(line["completion"])
     return steps

@@ -16,7 +16,6 @@ text must be valid Unicode (no lone surrogates): ``fieldchecks.py``; the manifes
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from .cliutil import CommandError
 from .demo_manifest import check_manifest
 from .fieldchecks import check_text, expect, finite, is_rate, is_whole, read_json, read_text
+from .jsonl import JsonlError, read_jsonl
 from .metrics import Proportion
 
 RATE_KEYS = ("strict", "lenient", "boxed_rate", "reflection_rate")
@@ -162,21 +162,11 @@ class Demo:
 
 def _read_jsonl(path: Path, required: Sequence[str]) -> list[dict]:
     """The records of a log of ``oneshot-rlvr train``; each has ``required`` keys, ``step`` among them."""
-    text = read_text(path)
-    lines = text.splitlines()
-    if lines and not text.endswith("\n"):  # a run killed mid-write leaves a cut last line: not a record yet
-        try:
-            json.loads(lines[-1])
-        except json.JSONDecodeError:
-            lines.pop()
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CommandError(f"{path}:{number}: not valid JSON ({error.msg}); the file is damaged") from None
+    def damaged(bad: JsonlError) -> CommandError:
+        return CommandError(f"{path}:{bad.number}: not valid JSON ({bad.reason}); the file is damaged")
+
+    records = []  # a run killed mid-write leaves a cut last line: not a record yet (unless it is whole JSON)
+    for number, record in read_jsonl(read_text(path), blank_lines="skip", cut_last_line="drop_if_bad", error=damaged):
         missing = [k for k in required if not isinstance(record, dict) or k not in record]
         if missing:
             raise CommandError(f"{path}:{number}: missing {', '.join(missing)}; not a log of `oneshot-rlvr train`")

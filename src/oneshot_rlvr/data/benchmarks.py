@@ -1,18 +1,9 @@
 """Benchmark registry: where each benchmark's question and gold answer live in its rows.
 
-Local layout (as ``../shared/data/benchmarks``): ``DATA_DIR/NAME/test.jsonl`` (or ``test.parquet``).
-Gold answers, per benchmark (fields as in the Qwen2.5-Math evaluation suite):
-
-| name | question | gold answer |
-|---|---|---|
-| math500 | problem | answer |
-| aime24, aime25, amc23 | problem | answer (amc23 stores floats such as 27.0) |
-| minerva_math | problem | the last \\boxed{...} inside solution |
-| olympiadbench | question | the first element of final_answer (a list, or a string holding one) |
-| gsm8k | question | the number after "####" (commas removed) |
-| svamp | Body + " " + Question | Answer |
-| asdiv | body + " " + question | answer without its unit: "9 (apples)" → "9" |
-| mawps | input | target |
+Local layout (as ``../shared/data/benchmarks``): ``DATA_DIR/NAME/test.jsonl`` (or ``test.parquet``). Each
+registered benchmark (``BENCHMARKS``; ``PAPER_SIX`` are the paper's) reads its question and gold answer from
+the fields the Qwen2.5-Math evaluation suite uses (e.g. minerva_math's last \\boxed{...} of the solution,
+gsm8k's number after "####").
 
 Any other NAME is a **local benchmark**: ``DATA_DIR/NAME/test.jsonl`` with rows ``{id, question (or
 problem), answer}`` and optional ``category`` / ``level`` (the toy world's held-out sets are written so);
@@ -30,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..grading.extract import last_boxed
-from . import iter_jsonl
+from ..jsonl import read_jsonl
 from .hub import load_hub_dataset
 
 PAPER_SIX = ("math500", "aime24", "amc23", "minerva_math", "olympiadbench", "aime25")
@@ -150,6 +141,7 @@ BENCHMARKS: dict[str, BenchmarkSpec] = {
         BenchmarkSpec("mawps", _field("input"), _answer("target")),
     ]
 }
+BENCHMARK_SETS = {"paper6": PAPER_SIX, "all": tuple(BENCHMARKS)}  # names that stand for several benchmarks
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -164,7 +156,7 @@ def _read_rows(path: Path) -> list[dict]:
             raise BenchmarkError(f"{path}: not a readable parquet file ({type(error).__name__}: "
                                  f"{str(error)[:120]}); regenerate it or write the benchmark as test.jsonl") from None
     rows = []
-    for number, row in iter_jsonl(path, BenchmarkError):
+    for number, row in read_jsonl(path, blank_lines="skip", cut_last_line="read", error=BenchmarkError):
         if not isinstance(row, dict):
             raise BenchmarkError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}; "
                                  f"write one JSON object per line")

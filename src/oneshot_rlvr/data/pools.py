@@ -1,28 +1,16 @@
 """Training pools: the examples RLVR trains on, how to pick some, and how to fill a run with them.
 
-Two file formats are read by ``load_pool`` (parquet through pyarrow):
-
-| format | id | problem | answer |
-|---|---|---|---|
-| verl parquet (DSR-sub, ``pi1_r128.parquet``) | extra_info.index | prompt's user message | reward_model.ground_truth |
-| plain JSONL ``{id, problem, answer, category?}`` (or parquet with those columns) | id (int or str) | problem | answer |
-
-A **Hub dataset** ``hub:OWNER/NAME[:SPLIT]`` (split ``train`` when left out) is read through ``datasets``
-(``data.hub``: cached; when the Hub gives no answer, the HF cache only, and a dataset missing there is one
-error line); its rows may be in either layout, told apart by the columns as for parquet. The paper's pools,
-as its authors published them in ``ypwang61/One-Shot-RLVR-Datasets``, are verl rows: split ``dsr_sub`` is
-DSR-sub (``PAPER_POOL``); the dataset card lists the π-example splits (``*_r128`` ones repeat their example).
+``load_pool`` reads verl parquet (the paper's DSR-sub and π-example files), plain JSONL ``{id, problem, answer,
+category?}`` (or parquet with those columns) and Hub datasets ``hub:OWNER/NAME[:SPLIT]`` (``PAPER_POOL``: DSR-sub
+as the paper's authors published it). A selection file (written by ``oneshot-rlvr select --out FILE``, read by
+``select_examples``) is the same plain JSONL, one row per selected example in rank order; ``write_pool_jsonl``
+writes it.
 
 Ids are always strings ("124"). The DeepScaleR instruction suffix (``DEEPSCALER_SUFFIX``) is stripped
 from every problem so that a prompt template can add its own. An empty gold answer is kept, as the
 paper's data has one (DSR-sub example 265: no response matches it, so it is never rewarded).
-
-Duplicate ids are an error by default: a pool is a set of distinct examples. The paper's training
-files (one example repeated 128 times) load with ``allow_duplicates=True``, which keeps every row
-in file order; rows sharing an id must still be identical (otherwise the id is ambiguous).
-
-A selection file (written by ``oneshot-rlvr select --out FILE``, read by ``select_examples``) is the
-same plain JSONL, one row per selected example in rank order; ``write_pool_jsonl`` writes it.
+Duplicate ids are an error by default; the paper's training files (one example repeated 128 times) load
+with ``allow_duplicates=True``, and rows sharing an id must still be identical.
 """
 
 from __future__ import annotations
@@ -35,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..cliutil import json_line, why_not_a_file
-from . import iter_jsonl
+from ..jsonl import read_jsonl
 from .prompts import DEEPSCALER_SUFFIX
 
 HUB_PREFIX = "hub:"  # explicit, so that a mistyped local path is never sent to the Hub
@@ -161,7 +149,7 @@ def _read_hub(spec: str) -> tuple[str, list[Example]]:
 
 def _read_jsonl(path: Path, require=("id", "problem", "answer")) -> list[dict]:
     rows = []
-    for number, row in iter_jsonl(path, PoolError):
+    for number, row in read_jsonl(path, blank_lines="skip", cut_last_line="read", error=PoolError):
         if not isinstance(row, dict):
             raise PoolError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}; "
                             f"write one {{{', '.join(require)}}} object per line")

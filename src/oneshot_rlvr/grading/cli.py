@@ -18,6 +18,7 @@ from collections import Counter
 
 from ..cliutil import (EXIT_FAILURE, EXIT_OK, CommandError, check_output_path, json_line, positive_int, positive_seconds,
                        write_atomically)
+from ..jsonl import JsonlError, read_jsonl
 
 # --- grade ------------------------------------------------------------------------------------------
 
@@ -45,18 +46,26 @@ def _json_type(value) -> str:
     return "an array" if isinstance(value, list) else "an object"
 
 
-def _parse_pair(text: str, where: str) -> tuple[str, object]:
-    """One input line → (response, gold); raises CommandError naming ``where``."""
-    if not text.strip():
-        raise CommandError(f"{where}: blank line; {_LINE_SHAPE} (remove blank lines)")
-    try:
-        record = json.loads(text, parse_float=_JSONNumber, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise CommandError(f"{where}: not valid JSON ({error.msg} at column {error.colno}); {_LINE_SHAPE}") from None
-    except ValueError as error:  # NaN / Infinity
-        raise CommandError(f"{where}: not valid JSON ({error}); {_LINE_SHAPE}") from None
-    except RecursionError:
-        raise CommandError(f"{where}: JSON nested too deeply; {_LINE_SHAPE}") from None
+def _loads(line: str):
+    return json.loads(line, parse_float=_JSONNumber, parse_constant=_reject_constant)
+
+
+def _bad_line(bad: JsonlError) -> str:
+    """Why a line is no JSON value, as the message says it."""
+    if bad.kind == "blank":
+        return f"blank line; {_LINE_SHAPE} (remove blank lines)"
+    if bad.kind == "json":
+        return f"not valid JSON ({bad.reason} at column {bad.problem.colno}); {_LINE_SHAPE}"
+    if bad.kind == "depth":
+        return f"JSON nested too deeply; {_LINE_SHAPE}"
+    return f"not valid JSON ({bad.problem}); {_LINE_SHAPE}"  # NaN / Infinity, a number past the digit limit
+
+
+def _parse_pair(record, where: str) -> tuple[str, object]:
+    """One input line's value (or the JsonlError that says why it has none) → (response, gold); raises
+    CommandError naming ``where``."""
+    if isinstance(record, JsonlError):
+        raise CommandError(f"{where}: {_bad_line(record)}")
     if not isinstance(record, dict):
         raise CommandError(f"{where}: expected a JSON object, got {_json_type(record)}; {_LINE_SHAPE}")
     for key in ("response", "gold"):
@@ -102,13 +111,10 @@ def _read_text(path: str) -> tuple[str, str]:
 def read_pairs(path: str) -> list[tuple[str, object]]:
     """All (response, gold) pairs of a JSON Lines file; the first bad line, or no line at all, raises CommandError."""
     name, text = _read_text(path)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":  # the newline that ends the last line does not start another
-        lines.pop()
-    pairs, problems = [], []
-    for number, line in enumerate(lines, start=1):
+    pairs, problems = [], []  # every line is read, so that the message can count the bad ones after the first
+    for number, line in read_jsonl(text, blank_lines="error", cut_last_line="read", bad_lines="yield", loads=_loads):
         try:
-            pairs.append(_parse_pair(line.rstrip("\r"), f"{name} line {number}"))
+            pairs.append(_parse_pair(line, f"{name} line {number}"))
         except CommandError as error:
             problems.append(str(error))
     if problems:
