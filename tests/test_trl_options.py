@@ -127,7 +127,7 @@ def test_the_mapping_covers_every_field_grpo_config_kwargs_sets():
 
 
 def test_readme_table_is_the_mapping():
-    assert trl_options.readme_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert trl_options.readme_table() in (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
 
 
 def test_the_vllm_extra_is_trls_own_range():
@@ -144,7 +144,7 @@ def test_the_vllm_extra_is_trls_own_range():
 
 
 def test_vllm_knobs_named_in_the_readme_are_grpo_config_fields():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
     named = set(re.findall(r"trl\.(vllm_\w+)", readme))
     assert {"vllm_gpu_memory_utilization", "vllm_tensor_parallel_size", "vllm_enable_sleep_mode"} <= named
     assert named <= set(trl_options.grpo_fields())

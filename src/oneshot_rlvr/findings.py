@@ -2,7 +2,6 @@
 (why), with the rule it used. ``report.py`` prints them; every number comes from ``runlogs.py``'s records.
 
 Comparisons are two-proportion z-tests (``metrics.two_proportion_test``) of pooled accuracies, α = 0.05.
-
 Saturation (the paper's "post-saturation generalization"): the first step at which the mean training
 accuracy of the last 5 logged steps is at least 90%.
 
@@ -12,10 +11,9 @@ accuracy of the last 5 logged steps is at least 90%.
 (f) more than the random-reward and entropy-only controls (and 1-shot on a random example) give;
 (g) self-reflection (in the toy world: the latent skill, "Recheck") becomes more frequent.
 
-A train run alone gets (a), (b) and (g) here (``run_findings``); a demo's findings are decided over its seeds
-by ``demo_findings.py`` with the rules in ``RULES``, which the demo writes into demo.json before any run. An
-eval run alone measures no change. Runs a demo skipped (or whose folder is empty), and two evaluations that
-share no benchmark (a run resumed with other eval benchmarks), are reported as not measured, never guessed.
+A train run alone gets (a), (b) and (g) (``run_findings``); a demo's are decided over its seeds by ``demo_findings.py``
+with the rules in ``RULES``, written into demo.json before any run. An eval run alone measures no change. Runs a demo
+skipped (or whose folder is empty) and evaluations that share no benchmark are not measured, never guessed.
 """
 
 from __future__ import annotations

@@ -7,23 +7,10 @@ draw, and the same seed flips the same examples). The train stage writes what it
 beside ``config.yaml``: ``{"rule", "reward", "rate", "seed", "examples", "flipped": {id: {"gold",
 "label"}}}``.
 
-The wrong label is a seeded perturbation of the gold (rule ``perturb``), tried with nonzero offsets drawn
-from ±1..±5 in a seeded order:
-
-- an integer (``12``, ``-3``, ``1,000``) → integer + offset;
-- a fraction (``\\frac{3}{4}``, ``\\dfrac{3}{4}``, ``-\\frac{3}{4}``, ``3/4``) → numerator + offset;
-- a decimal (``0.25``) → value + offset, digits kept;
-- anything else with digits (``2\\sqrt{3}``, ``(1, 2)``, ``x^2+1``) → its last digit run + |offset|, else
-  its first digit run + |offset| (``3200 \\mathrm{cm}^3``: the unit's exponent does not count);
-- no digit at all (``\\pi``, ``\\text{B}``), or no candidate above proven wrong → ``gold + 1``.
-
-A candidate is kept only when the grader proves it wrong both ways (a box holding it graded against the
-gold, and a box holding the gold graded against it, strict, reason "mismatch": a timeout proves nothing);
-when no candidate is, a chosen example is refused (``LabelError``), and with ``examples: all`` it keeps its
-gold and is listed under ``unflippable`` (only golds the grader cannot read: none of DSR-sub's but one,
-whose braces do not balance). Not done: Spurious Rewards' other rule, the
-base model's most frequent wrong answer, as no record here keeps the base model's answers per example
-(pool runs keep accuracies only).
+The wrong label (rule ``perturb``) is the gold with a number shifted by a seeded nonzero offset in ±1..±5, kept
+only when the grader proves it wrong both ways; when none is, ``LabelError`` (with ``examples: all``: the gold
+stays, listed under ``unflippable``). Departure: Spurious Rewards' other rule (the base model's most frequent
+wrong answer) is not done, as no record keeps the base model's answers per example. In full: docs/training.md.
 """
 
 from __future__ import annotations

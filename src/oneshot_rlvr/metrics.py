@@ -1,54 +1,16 @@
-"""Evaluation metrics for sampled model responses.
+"""Evaluation metrics for sampled model responses: pure Python (``math`` only) and deterministic.
 
-Every metric here is pure Python (``math`` only) and deterministic.
+- pass@k (:func:`pass_at_k`, :func:`mean_pass_at_k`): Chen et al. 2021's unbiased estimator, in its numerically
+  stable product form; the benchmark score is the mean over problems.
+- avg@k (:func:`avg_at_k`): each problem weighs the same (mean over problems of the per-problem mean).
+- maj@k (:func:`majority_at_k`): self-consistency (Wang et al. 2022). ``None`` never wins unless every sample is
+  ``None``; ties go to the answer that occurs first; answers are compared as given (pass normalised strings).
+- :func:`wilson_interval`: Wilson's score interval (``z = 1.96``: 95%).
+- :func:`reflection_rate`, :func:`reflection_counts`: responses containing any of :data:`REFLECTION_WORDS`
+  (the 1-shot RLVR paper's self-reflection words), matched case-insensitively by substring ("Rechecking" counts).
+- :func:`two_proportion_test`, :class:`Proportion`: pooled two-proportion z-test (one- and two-sided p-values).
 
-pass@k  (:func:`pass_at_k`, :func:`mean_pass_at_k`)
-    Unbiased estimator of Chen et al. 2021, "Evaluating Large Language Models
-    Trained on Code" (the Codex paper), eq. 1: with ``n`` samples of which
-    ``c`` are correct, ``pass@k = 1 - C(n-c, k) / C(n, k)``, i.e. the
-    probability that a uniformly random k-subset of the n samples contains at
-    least one correct sample. Computed in the numerically stable product form
-    ``1 - prod_{i=n-c+1}^{n} (1 - k/i)`` from the same paper. The benchmark
-    score is the mean over problems.
-
-avg@k  (:func:`avg_at_k`)
-    Mean accuracy over the k samples drawn per problem, averaged over
-    problems. Each problem is weighted equally (mean over problems of the
-    per-problem mean), so a problem with more samples does not count more.
-    With the same k for every problem this equals the plain mean over all
-    samples.
-
-maj@k  (:func:`majority_at_k`)
-    Majority voting / self-consistency (Wang et al. 2022, "Self-Consistency
-    Improves Chain of Thought Reasoning in Language Models"). Per problem, the
-    most frequent extracted answer among the samples is chosen; ``None`` (no
-    answer extracted) never wins unless every sample is ``None``; ties go to
-    the answer that occurs first. The problem counts as correct if a sample
-    carrying the chosen answer is graded correct. Answers are compared as
-    given, so callers should pass normalised answer strings. Mean over
-    problems.
-
-Wilson score interval  (:func:`wilson_interval`)
-    Wilson 1927, "Probable Inference, the Law of Succession, and Statistical
-    Inference": for ``s`` successes out of ``n`` trials, ``p = s/n``,
-    ``center = (p + z^2/(2n)) / (1 + z^2/n)`` and
-    ``half = z * sqrt(p(1-p)/n + z^2/(4n^2)) / (1 + z^2/n)``;
-    the interval is ``(center - half, center + half)``. ``z = 1.96`` gives a
-    95% interval.
-
-Reflection rate  (:func:`reflection_rate`, :func:`reflection_counts`)
-    Share of responses containing any of :data:`REFLECTION_WORDS`
-    ("rethink", "recheck", "recalculate"), the self-reflection words counted
-    in the 1-shot RLVR paper (Wang et al. 2025, "Reinforcement Learning for
-    Reasoning in Large Language Models with One Training Example").
-    Matching is case-insensitive and by substring, so word forms such as
-    "Rechecking" or "recalculated" count. :func:`reflection_counts` gives,
-    per word, the number of responses containing it.
-
-Two-proportion z-test  (:func:`two_proportion_test`, :class:`Proportion`)
-    For ``s1/n1`` before and ``s2/n2`` after, ``z = (p2 − p1) / sqrt(p(1−p)(1/n1 + 1/n2))`` with ``p`` the
-    pooled share ``(s1 + s2)/(n1 + n2)``; one-sided (after > before) and two-sided p-values from the normal
-    tails. The report compares held-out accuracies with it.
+Formulas and definitions: docs/evaluation.md.
 """
 
 from __future__ import annotations

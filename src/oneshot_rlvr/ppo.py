@@ -1,44 +1,18 @@
 """PPO with a learned critic on TRL's GRPO engine: ``algorithm: ppo`` (the paper's second RL algorithm).
 
-``PPOTrainer`` is a ``trl.GRPOTrainer`` subclass: the same rollouts (HF or vLLM), reward functions, clipped
-policy loss, KL and entropy terms, accelerate set-up, logs and checkpoints as a GRPO run. Only the advantages
-change: ``_generate_and_score_completions`` replaces GRPO's group-normalised advantage (one number per
-completion) with per-token GAE advantages of shape (B, T), which TRL's ``_compute_loss`` accepts as they are.
-verl's PPO (``algorithm.adv_estimator=gae``) is the reference; its defaults are the recipe defaults.
+``PPOTrainer`` is a ``trl.GRPOTrainer`` subclass: the same rollouts, reward functions, clipped policy loss, KL and
+entropy terms, logs and checkpoints as a GRPO run. Only the advantages change: ``_generate_and_score_completions``
+replaces GRPO's group-normalised advantage with per-token GAE advantages of shape (B, T). verl's PPO
+(``algorithm.adv_estimator=gae``) is the reference; its defaults are the recipe defaults.
 
 How PPO here differs from GRPO:
+- a critic (``build_critic``: the policy's architecture with a scalar head, weights in float32) takes one AdamW
+  step per rollout batch, before the policy's, on a clipped value loss; every process holds a full copy;
+- the scalar reward sits on the last valid completion token; GAE with ``gae_gamma`` and ``gae_lambda``;
+- advantages are whitened over the whole rollout batch (``whiten_advantages``), not per group; returns never;
+- checkpoints gain ``critic/`` (``--resume`` restores it); metrics gain ``critic/*``.
 
-- **The critic** (``build_critic``): the policy's architecture with a scalar head,
-  ``AutoModelForTokenClassification(num_labels=1, classifier_dropout=0)`` loaded from the base model as verl
-  does (the backbone is the base model's, the ``score`` head a new Linear(hidden, 1), seeded by the recipe's
-  seed). It reads the whole sequence (prompt + completion) with the policy's attention mask; the value of
-  completion token t is the head's output at the position *before* it, V(prompt + tokens < t), as verl's
-  ``values[:, -T-1:-1]``. Values are computed once per rollout batch, with the critic as it was before this
-  step's update, and are zero on padding. Its weights are kept in float32 (bf16 autocast on a bf16 run).
-- **Where the reward sits**: the completion's scalar reward (the weighted sum of the reward functions, as
-  GRPO's) is put on its last valid completion token (the EOS when there is one); every other token gets 0.
-  GRPO's group mean and std are not used: the baseline is the critic, so ``rollouts`` only sets how many
-  samples share a prompt copy.
-- **GAE** with ``gae_gamma`` and ``gae_lambda`` (verl: both 1, so the return of every token is the final
-  reward and the advantage is reward − V(s_t)); returns = advantages + values.
-- **What is whitened** (``whiten_advantages``, verl's masked_whiten): the advantages, over every valid
-  completion token of the whole rollout batch (all processes): mean subtracted, divided by the unbiased std
-  (+1e-8). GRPO instead divides by each group's std; the returns (critic targets) are never whitened.
-- **The critic update**: one AdamW step per rollout batch (``critic_learning_rate``, constant, no warm-up;
-  weight decay and gradient clipping from the recipe's ``weight_decay`` and ``max_grad_norm``, as verl's critic
-  optimiser), made right after the advantages are computed and before the policy's step (verl's order), on the
-  loss 0.5 · token-mean over the batch of max((V − R)², (clip(V, V_old ± value_clip) − R)²). With one pass
-  over the batch V = V_old at the step, so the clip (like the policy's) only matters for reused batches.
-- **Several processes** (``accelerate launch``): the critic is *not* wrapped by accelerate/DeepSpeed; every
-  process holds a full copy, its gradients are summed across processes (each micro-batch loss is divided by
-  the global token count) before the step, so all copies stay identical. Token counts, whitening statistics
-  and metrics are reduced over processes. Correct on any number of processes; not memory-sharded.
-- **Checkpoints**: TRL's ``checkpoint-N/`` gains ``critic/`` (``model.safetensors`` and ``config.json``,
-  loadable with ``AutoModelForTokenClassification``, and ``optimizer.pt``); ``--resume`` restores both.
-- **Metrics** (TRL ``_metrics``, averaged per logging step): ``critic/value_loss`` (the loss of the update),
-  ``critic/explained_variance`` (1 − Var(R − V) / (Var(R) + 1e-5) over valid tokens, verl's vf_explained_var,
-  before the update), ``critic/mean_value`` (mean V over valid tokens before the update),
-  ``critic/value_clip_ratio`` (share of tokens where the clipped term is the larger).
+Each point in detail: docs/training.md.
 """
 
 from __future__ import annotations

@@ -1,46 +1,18 @@
 """Training rewards on top of the grader, as TRL reward functions.
 
-A TRL reward function is called as ``reward(prompts=..., completions=..., **columns)`` where
-``columns`` holds every other dataset column (one value per completion) and returns one float per
-completion. The kinds (``REWARD_KINDS``):
+A TRL reward function is called as ``reward(prompts=..., completions=..., **columns)`` (every other dataset
+column, one value per completion) and returns one float per completion. ``make_reward(kind, ...)`` builds one
+named ``"<kind>_reward"`` (TRL logs by ``__name__``) for each of ``REWARD_KINDS``; ``outcome_reward``,
+``format_reward`` and ``none_reward`` are ready-made. Completions may be strings or TRL conversational messages.
+Grading never raises; a verdict past ``timeout`` scores 0.0 (symbolic stage on ``workers`` processes).
 
-- ``outcome``: 1.0 when the completion's final answer equals the gold answer, else 0.0. The gold answer
-  is read from a dataset column (``answer`` by default). Extraction is **strict** by default: only the
-  last complete ``\\boxed{...}`` counts, as in the paper's reward (Wang et al., arXiv 2504.20571).
-  ``mode="lenient"`` also accepts "the answer is 5" and a trailing number, like the evaluation grader
-  (so a lenient training reward also credits unboxed answers).
-- ``format``: 1.0 when the completion holds a complete ``\\boxed{...}`` answer, whatever it says.
-- ``none``: always 0.0 (entropy-loss-only runs, where the policy gradient term has no signal).
-- ``random``: 1.0 with probability ``rate`` (default 1/2), else 0.0, whatever the completion says (a
-  control: a reward without information, as the random reward of "Spurious Rewards", Shao et al. 2025,
-  whose γ is ``rate``; seeded by ``seed``, so a run repeats exactly; rate 1/2 draws what it always drew).
-- ``incorrect``: ``outcome`` against the answer column, which the train stage fills with a wrong label
-  per example (``oneshot_rlvr.labels``; "Spurious Rewards"' incorrect reward). The function is outcome's.
-- ``majority``: TTRL's test-time reward (Zuo et al. 2025, arXiv 2504.16084), no gold needed. The batch is
-  read as groups of ``rollouts`` consecutive completions of one prompt (how TRL calls a reward); 1.0 when a
-  completion's answer is equivalent to its group's majority answer, else 0.0. Answers are extracted with
-  ``mode`` (TTRL extracts with the Qwen2.5-Math parser, i.e. ``lenient``; ``strict`` reads boxes only) and
-  compared with the grader, not as strings: distinct answers of a group, in order of first occurrence,
-  each join the first earlier class whose first answer it grades equal to (``\\boxed{0.5}`` and
-  ``\\boxed{\\frac12}`` are one vote; at most d(d-1)/2 verdicts for d distinct answers, each with
-  ``timeout``; a timeout is "not equal"). The majority is the class with most rows; a tie goes to the
-  class whose answer occurs first, as TTRL's ``Counter.most_common(1)``. Rewarded: the rows whose answer
-  grades equal to the majority's first answer (TTRL grades every rollout against the voted label). A row
-  with no extracted answer (or an empty one, ``\\boxed{}``) is never a vote and scores 0.0; a group with
-  no answer at all scores 0.0 everywhere (TTRL would let the empty answer win the vote). Under several
-  processes the batch is gathered first, as groups may straddle processes.
-- ``self-certainty``: Intuitor's reward (Zhao et al. 2025), the mean over completion tokens of KL(uniform ‖ p)
-  under the policy itself. A reward function sees no logits, so this one returns None (TRL: unscored) and
-  the trainer fills the scores in (``rollout_records``; the train stage sets it up).
+Departures:
+- ``outcome`` is strict by default, as the paper's reward (the last complete ``\\boxed{...}`` only);
+  ``mode="lenient"`` also credits unboxed answers, like the evaluation grader.
+- ``majority`` (TTRL) votes with grader equivalence, not string equality; an empty answer never votes.
+- ``self-certainty`` (Intuitor) returns None: the trainer fills the scores in (``rollout_records``).
 
-Completions may be plain strings or TRL conversational messages
-(``[{"role": "assistant", "content": "..."}]``): the last assistant message is graded; its content may
-also be a list of parts (``[{"type": "text", "text": "..."}]``), whose text parts are joined.
-
-``make_reward(kind, ...)`` builds a reward function named ``"<kind>_reward"`` (TRL logs rewards by
-``__name__``); ``outcome_reward``, ``format_reward`` and ``none_reward`` are the defaults, ready-made.
-Grading never raises on model output and each verdict has a wall-clock limit (``timeout``): a verdict
-that runs past it scores 0.0. The symbolic stage runs on ``workers`` processes, started on first need.
+Each kind in detail: docs/training.md.
 """
 
 from __future__ import annotations

@@ -5,32 +5,14 @@
 of a subclass: ``fast_trainer.faster``, ``ppo.PPOTrainer``) whose ``_calculate_rewards`` does two more things,
 after TRL's reward functions have run and their scores are gathered over processes, before the advantages:
 
-1. Self-certainty (Intuitor: Zhao et al. 2025, "Learning to Reason without External Rewards", arXiv
-   2505.19590; the measure is Kang et al. 2025, arXiv 2502.18581). Per completion token t, with p_t the
-   policy's next-token distribution and V the vocabulary size,
-   KL(U ‖ p_t) = Σ_v (1/V)·log((1/V) / p_t(v)) = −log V − (1/V)·Σ_v log p_t(v)
-               = logsumexp(z_t) − mean(z_t) − log V
-   for logits z_t; the reward is its mean over the completion's tokens (EOS included, padding not).
-   Intuitor's verl code computes ``logsumexp(logits) − logits.mean()`` per token, then the mean over the
-   response: the same up to the constant log V, which GRPO's group normalisation removes; here the KL
-   itself (≥ 0, 0 for a uniform p). Its logits are verl's, divided by the rollout temperature: here too,
-   so p is the distribution the completion was sampled from (TRL scores its log-probabilities the same way).
-   A reward function sees no logits, so ``rewards.make_reward("self-certainty")`` returns None and this
-   class fills the column in: **one extra no-grad forward of the policy over prompt + completion per rollout
-   batch** (TRL's own forwards come later, in the loss, where the advantages they need are already fixed;
-   the old-log-prob forward TRL runs with num_iterations > 1 returns no logits). The forward runs under TRL's
-   context for generation (ZeRO-3 gathering, FSDP full parameters), in micro-batches of
-   ``per_device_train_batch_size`` rows, the LM head in tiles of ``TOKEN_TILE`` tokens, so the full
-   (rows × tokens × V) logits never exist at once. Logit soft-capping (Gemma 2) is not applied.
-   Cost, measured on CPU (1 thread, shared machine): SmolLM2-135M, 8 rollouts × 128 tokens (cpu-smollm2.yaml),
-   5.1–8.0 s of a 46–50 s step (11–16 %); the tiny test model, 16 rollouts × 64 tokens, 0.023 s of 0.25 s
-   (≈ 10 %). About one loss forward without its backward: the rollouts and the backward dominate a step.
-
+1. Self-certainty (Intuitor, Zhao et al. 2025): per completion, the mean over its tokens of KL(U ‖ p_t) =
+   logsumexp(z_t) − mean(z_t) − log V, with logits z_t divided by the rollout temperature. Departure: Intuitor's
+   code drops the constant log V (GRPO's normalisation removes it); here the KL itself. It costs one extra no-grad
+   forward of the policy per rollout batch, in micro-batches, the LM head in tiles of ``TOKEN_TILE`` tokens.
 2. ``completions.jsonl`` beside metrics.jsonl: per rollout batch, ``SAMPLES_PER_STEP`` completions chosen by a
-   generator seeded with (seed, step), one line each ``{"step", "id", "completion", "reward"}``: the step the
-   batch trains (TRL's global_step + 1), the example id, the completion's text, its reward (the weighted sum
-   of the reward functions, what GRPO normalises; null when unscored). Written by process 0 from the batch
-   gathered over processes; the same seed gives the same file.
+   generator seeded with (seed, step), one line each ``{"step", "id", "completion", "reward"}``.
+
+Formulas, contexts and cost: docs/training.md.
 """
 
 from __future__ import annotations

@@ -9,12 +9,8 @@ collectives, so neither a checkpoint nor a held-out evaluation can be made by pr
   ``recipes/accelerate/deepspeed-zero3.yaml``); process 0 writes it in the base model's dtype and the
   others wait at a barrier;
 - held-out evaluation: process 0 evaluates a plain copy of the model built from that gathered state dict
-  (one process and DDP, whose processes hold whole parameters: the live model), while the others wait.
-  Chosen over giving each process a share of the problems: the generation backend's rows leave at EOS, so
-  sharded processes would run different numbers of forwards, each a collective (a hang unless generation
-  were kept in step), and the numbers would depend on the process count. Here they equal a one-process
-  evaluation of the same weights. Cost: the evaluation runs on one device, with one more copy of the
-  model there while it runs (sharded runs only).
+  (one process and DDP, whose processes hold whole parameters: the live model), while the others wait
+  (why not sharded, and the cost: docs/training.md).
 The record files are written by process 0 only.
 """
 

@@ -5,27 +5,13 @@ only the symbolic stage could decide and ``symbolic`` is None. The parent proces
 ``symbolic=None`` (every stage here is linear-time and safe to run in-process); undecided pairs go to a
 worker process that calls it again with the math-verify check (``grading.worker``).
 
-Numeric equality (more exact than the Qwen2.5-Math evaluator, on purpose):
-- values are parsed exactly (``fractions.Fraction``): integers, decimals, ``1.5e3``, ``1.5\\times10^{3}``,
-  ``\\frac{a}{b}``, ``a/b``, mixed numbers ``1\\frac{4}{5}``;
-- integers and fractions compare exactly. Qwen's relative tolerance 1e-4 calls 7550416 equal to 7550415;
-- a tolerance applies only when the gold answer is written as a non-integer decimal (``12.8``,
-  ``4.5e-3``), where the gold itself is a rounded value: the prediction must be within Qwen's relative
-  1e-4 *and* round to the gold at the gold's stated precision (within half a unit of its last digit),
-  so ``141.55`` ≠ ``141.54`` although their relative difference is 7e-5;
-- a percent sign means /100 on its side: ``50\\%`` = ``0.5`` = ``50``; but a bare ``50`` ≠ ``0.5``
-  (Qwen accepts x, x/100 and 100x for any pair).
+Departures from the Qwen2.5-Math evaluator (more exact, on purpose):
+- values are parsed exactly (``fractions.Fraction``); a tolerance (Qwen's relative 1e-4 *and* rounding to the
+  gold's precision) applies only to a non-integer decimal gold; a percent sign means /100 on its side only;
+- intervals and tuples keep their brackets; bare lists compare as multisets, sets as sets;
+- word answers compare as case-insensitive strings only; equations are equal up to a nonzero factor.
 
-Structures: intervals and tuples compare element by element with their brackets (``(3,4]`` ≠
-``(3,4)``); bare comma lists and ``a \\pm b`` compare as multisets (``1,1,2`` ≠ ``1,2``: a repeated
-answer may be meant); a set ``{..}`` compares as a set, so when either side is written as one, identical
-items count once (``\\{1,1,2\\}`` = ``\\{1,2\\}`` = ``1, 2``); unions part by part; matrices cell by cell.
-Word answers (``Evelyn``, ``east``) compare as case-insensitive strings only, because a symbolic parser
-reads ``Evelyn`` as the product E·v·e·l·y·n (so ``Nevyle`` would match).
-
-Equations: when both sides have an equation form (``3x-y-2=0``, or ``y=3x-2`` whose ``y=`` the
-normaliser dropped), the symbolic stage also compares the equations; the worker calls two equations
-equal when lhs − rhs agree up to a nonzero constant factor (``y=3x-2`` = ``6x-2y-4=0``).
+Rules in full: docs/grader.md.
 """
 
 from __future__ import annotations

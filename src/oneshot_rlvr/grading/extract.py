@@ -1,41 +1,18 @@
 """Find the final answer in a model response.
 
-Two modes:
-
-- ``strict``: the last *complete* ``\\boxed{...}`` or ``\\fbox{...}`` (balanced braces), nothing else —
-  what the paper's training reward reads. Only when the gold has several answers (``4, -6``, a set of
-  two or more) does it read the final answer's boxes together, as lenient does (``extract_for_gold``).
-- ``lenient``: the first of these that is found.
-  1. The final answer's boxes: the last complete box plus the boxes before it that are joined to it by
-     connectors only (``,`` ``;`` ``and`` ``or`` ``\\quad`` ``&`` ``\\\\``, math delimiters, an ``x =`` label
-     before the next box), at most ``MAX_BOXES_IN_ANSWER``, joined with ", "
-     (``$\\boxed{4}$ and $\\boxed{-6}$`` → ``4, -6``; ``\\boxed{1} then \\boxed{2}`` → ``2``).
-  2. The brace-less ``\\boxed 5``.
-  3. Minerva's "final answer is $...$".
-  4. The last answer cue — "the (final) answer is", "Answer:", "Final answer:", "**Answer:**" — and
-     what follows it: its math span, else up to the end of the sentence or line.
-  5. The last math span (``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]``) or the last number, whichever
-     comes later: a number after the span wins ("$x=2$ gives 7 apples" → 7, "... = 12." → 12), a number
-     inside it does not. Spans that are only a name (``$n$``, ``$x_1$``, ``$ABC$``) are skipped. An
-     inline ``$`` with a blank line before its partner was a currency sign.
-  A math span (4, 5) states its result: the last value of a chain ``a = b = c``, the right side of
-  ``2\\cdot 5 = 10`` (no variables); an equation with variables (``5x - 7y = 0``) or a list stays whole.
+Two modes (``MODES``):
+- ``strict``: the last *complete* ``\\boxed{...}`` or ``\\fbox{...}``, nothing else — what the paper's training
+  reward reads (the final answer's boxes together only for a multi-answer gold: ``extract_for_gold``);
+- ``lenient``: the final answer's boxes, else ``\\boxed 5``, else Minerva's "final answer is $...$", else the last
+  answer cue ("the answer is", "Answer:"), else the last math span or number, whichever comes later.
 
 Departures from the Qwen2.5-Math evaluator, each for correctness:
-- a truncated last ``\\boxed{`` (no closing brace) is skipped in favour of the last complete one,
-  instead of taking the rest of the response as the answer;
-- the boxes of one final answer are read together (Qwen reads the last box only);
-- "the answer is X. More text" takes X up to the end of its math span / sentence / line, not the whole
-  remaining response;
-- a math span is read before the last number (as math-verify's LaTeX extraction reads spans);
-- the last number keeps thousands separators (``1,234``) but does not glue lists together (Qwen
-  deletes every comma first, turning ``1, 2`` into ``12``); simple fractions ``3/4`` count as a number.
+- a truncated last ``\\boxed{`` is skipped; the boxes of one final answer are read together;
+- "the answer is X. More text" stops X at its span / sentence / line; a math span is read before the last number;
+- the last number keeps thousands separators but does not glue lists together (Qwen deletes every comma).
 
-A gold that holds boxes is all its outermost boxes together (``gold_answer``): ``\\boxed{3} and
-\\boxed{7}`` is ``3, 7``, which ``\\boxed{7}`` alone does not match.
-
-Everything here is linear in the response length (1 MB of adversarial text costs well under a second);
-responses longer than ``MAX_RESPONSE_CHARS`` are cut to their last ``MAX_RESPONSE_CHARS`` characters.
+A gold with boxes is all its outermost boxes (``gold_answer``). Linear time; a response longer than
+``MAX_RESPONSE_CHARS`` keeps its last ``MAX_RESPONSE_CHARS`` characters. Rules in full: docs/grader.md.
 """
 
 from __future__ import annotations

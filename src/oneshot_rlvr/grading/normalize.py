@@ -1,29 +1,16 @@
 """Normalise an extracted answer (and the gold answer) to a canonical string.
 
-The rules follow the Qwen2.5-Math evaluator's ``strip_string``: ``\\dfrac``/``\\tfrac`` → ``\\frac``;
-``\\left``/``\\right`` dropped; a trailing ``\\text{units}`` dropped; degrees; ``$``; ``x=`` prefixes;
-thousands commas; trailing ``.0``; percent; ``a/b`` → ``\\frac{a}{b}``; ``array``/``bmatrix`` →
-``pmatrix``; number words; ``\\frac12`` / ``\\sqrt2`` shorthand. Both sides go through the same function.
+The rules follow the Qwen2.5-Math evaluator's ``strip_string`` (``\\dfrac`` → ``\\frac``, units, ``$``, ``x=``
+prefixes, thousands commas, percent, number words, shorthands, ...). Both sides go through the same function.
 
 Departures, each because the Qwen rule produces wrong verdicts:
-- Qwen deletes a list of ~170 "unit" words anywhere (``a``, ``c``, ``m``, ``t``, ``s``, ...), which turns
-  ``(c)`` and ``(d)`` into the same string; here only words after a number (``5 apples``) are units.
-- Qwen deletes every ``and``; here `` and `` / `` or `` between items becomes a list comma
-  (``$3,8$ or $10$`` → ``3,8,10``), thousands commas read in each item first (``1,000 or 2,000``).
-- A trailing ``\\text{..}`` (also ``\\textbf``, ``\\textnormal``, ``\\mathrm``, ...) is a unit, except after
-  a list comma or another text group (``\\text{A}, \\text{B}`` keeps ``B``); a stray trailing ``\\`` goes.
-- Labels: a one-letter name (``x =``, ``f(x) =``) is dropped; a longer one (``S_{ABC} =``, ``AB =``,
-  ``\\angle ABC =``, ``f(2) =``) only before a value without variables. When ``y =`` goes before an
-  expression in variables (``y = 3x - 2``), the equation stays in ``Normalized.equation``, so that an
-  equation gold (``3x - y - 2 = 0``) can still be compared with it.
-- Assignment lists: ``a=3,b=1;a=6,b=2`` (groups split at ``;`` or where a name repeats) → ``(3,1),(6,2)``
-  in the first group's name order; ``x=4, x=-6`` → ``4,-6``. A single group (``x=1, y=2``) stays as
-  written: the later stages already pair it with ``(1,2)`` or ``1, 2``.
-- ``\\left`` is removed only as a command, so ``\\rightarrow`` survives.
-- A percent sign is not just deleted: it is recorded (``Normalized.percent``) so that ``50\\%`` equals
-  ``0.5`` but a bare ``50`` does not (the numeric stage decides).
-- Spaces are removed except one after a control word followed by a letter (``\\cot x`` stays
-  parseable instead of becoming ``\\cotx``).
+- only words after a number are units (Qwen deletes ~170 "unit" words anywhere, so ``(c)`` = ``(d)``);
+- `` and `` / `` or `` between items becomes a list comma (Qwen deletes every ``and``);
+- labels (``x =``, ``AB =``) and assignment lists (``a=3,b=1;a=6,b=2`` → ``(3,1),(6,2)``) are read; an equation
+  stays in ``Normalized.equation``; a percent sign is recorded in ``Normalized.percent``, not just deleted;
+- ``\\left`` is removed only as a command; a space after a control word before a letter stays (``\\cot x``).
+
+The rules and departures in full: docs/grader.md.
 """
 
 from __future__ import annotations

@@ -1,41 +1,18 @@
 """Grader ``qwen25-math``: the verdicts of the Qwen2.5-Math evaluator (the paper's evaluation), quirks included.
 
-For comparing with the paper's tables. Ported from QwenLM/Qwen2.5-Math ``evaluation/``: ``parser.py``
-(``extract_answer``, ``strip_string``: ``qwen25_rules.py``), ``grader.py`` (``math_equal``, the version most
-copies carry: a numeric pair that differs is final), ``math_eval.py`` (the letter fix-up) and ``evaluate.py``
-(3 s per verdict; a timeout is wrong). Its rules, in its order:
-
-- extract: Minerva's "final answer is $X$. I hope", else after the last "boxed" (to the closing brace; a
-  truncated box takes all the rest), else after "he answer is" / "final answer is" (the whole rest), else
-  the last number once every comma is deleted; then ``strip_string`` twice (extract_answer and run_execute);
-- ``strip_string``: ~340 "unit" words (``a``, ``c``, ``m``, ``s``, ``more``, …) deleted as words anywhere
-  (not on minerva_math), ``\\left`` / ``\\right`` deleted as substrings, a final ``\\text{..}`` dropped,
-  other ``\\text{}`` unwrapped, every ``and``, ``%``, ``$`` and space deleted, number words (word2number) and
-  ``x=`` prefixes, ``\\frac12`` / ``a/b`` shorthands; the gold goes through it once;
-- gold A–E and a prediction that is no letter: the last standalone letter of the response is the prediction;
-- ``math_equal``: case-insensitive string match → a letter gold → numbers (``float()``, commas deleted) within
-  relative 1e-4 of gold, gold/100 or gold×100, final for two numbers → brackets stripped and compared (``(3,4)``
-  equals ``(3,4]``) → ``(..)``/``[..]`` lists element by element, in order → pmatrix/bmatrix cell by cell →
-  equations (``a=b`` as ``a-(b)``, either sign; ``x=5`` vs ``5``) → symbolic.
-
-``grade`` / ``grade_many`` return the project's ``Verdict``: ``extracted`` is the prediction as Qwen compares
-it (after ``strip_string``), ``reason`` the stage that decided (``match``, ``numeric``, ``structure`` for lists,
-matrices and equation sides, ``symbolic``) or ``mismatch`` / ``no-answer`` / ``timeout`` / ``error``.
-``mode="strict"`` (Qwen's evaluator has one mode): the same verdict, counted only when the response holds a
-complete ``\\boxed{}`` (the training reward's format); otherwise wrong with reason ``no-answer``.
+For comparing with the paper's tables. Ported from QwenLM/Qwen2.5-Math ``evaluation/`` (``parser.py``,
+``grader.py``, ``math_eval.py``, ``evaluate.py``); extraction and ``strip_string`` are in ``qwen25_rules.py``.
+``grade`` / ``grade_many`` return the project's ``Verdict``: ``extracted`` is the prediction as Qwen compares it
+(after ``strip_string``), ``reason`` the stage that decided. ``mode="strict"``: the same verdict, counted only when
+the response holds a complete ``\\boxed{}``; otherwise wrong with reason ``no-answer``.
 
 Departures, for safety or because the original cannot run here:
-- symbolic: the original parses with sympy's ``parse_latex`` / ``parse_expr`` / ``latex2sympy`` and calls
-  ``simplify``, in-process: ``parse_expr`` runs ``eval`` on model output, and ``simplify`` can hang. Here the
-  whole verdict is re-run in the project's killable worker (``worker.py``) with math-verify's LaTeX parser,
-  then Qwen's checks on what it parsed (``str``/``==``, ``equals``/``simplify``, equation sides, ``N`` within
-  1e-4, matrices to 3 places); ``\\pi`` and ``e`` stay plain symbols as sympy's ``parse_latex`` reads them. The
-  parsers still differ on some inputs (letter case, sets, intervals), so a few symbolic verdicts can too;
-- the time limit is hard and covers the whole verdict from any thread (default 3 s, Qwen's pool limit);
-- only the branches of the project's benchmarks: ``minerva_math`` keeps units (Qwen's STRIP_EXCEPTIONS);
-  multiple-choice data sets (mmlu, aqua, sat, gaokao) and carp_en/tabmwp parsing are left out;
-- responses over 2M characters keep their last 2M; an answer or gold over 2,000 characters is stripped in
-  the worker, under the time limit (``strip_string`` has quadratic regexes).
+- symbolic: math-verify's LaTeX parser in the project's killable worker, then Qwen's checks on what it parsed,
+  instead of sympy's ``parse_expr`` (which runs ``eval``) and ``simplify`` in-process; a few verdicts can differ;
+- a hard time limit over the whole verdict (default 3 s, Qwen's pool limit; a timeout is wrong);
+- only the branches of the project's benchmarks; responses over 2M characters keep their last 2M.
+
+Qwen's rules and the departures in full: docs/grader.md.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The symbolic stage, time-boxed in worker processes that can be killed.
 
-Why processes: math-verify / sympy can run for minutes on inputs like ``10^{10^{10^{10}}}`` and
-math-verify's own timeout uses ``signal.alarm``, which only works on the main thread (it raises
-elsewhere). A thread cannot be stopped; a process can. Each worker is a plain ``subprocess`` (not
-``multiprocessing``), so it also starts from daemonic pool processes, which may not have children.
+Workers are plain ``subprocess``es, which also start from daemonic pool processes: math-verify / sympy can run
+for minutes and a thread cannot be stopped, a process can (why: docs/grader.md).
 
 Protocol: one JSON line per request ``{"pred": [text, percent, equation], "gold": [...], "seconds": s}``
 (or, for grader qwen25-math, ``{"grader": "qwen25-math", "response", "gold", "benchmark", "seconds"}``)

@@ -3,14 +3,8 @@
 For each problem the model answers greedily, ``samples`` times at the training temperature, and once more
 greedily with the skill *forced*: its greedy first pass cut before the closing ("The answer is"), then the
 skill's marker (" Recheck:") appended and the rest decoded greedily. From these, per family and pooled:
-
-| gate | what it is |
-|---|---|
-| greedy, sampled, pass@k | lenient accuracy (the final number); pass@k unbiased over the samples |
-| strict greedy, boxed greedy | the format dimension: boxed-and-right, and boxed at all |
-| skill greedy, skill sampled | share of responses that use the skill (contain its marker) |
-| with / without skill | within problem: over problems whose samples hold both kinds, the mean accuracy of each kind |
-| forced | accuracy with the skill forced; ``forced − greedy`` is what eliciting the skill can give |
+greedy, sampled and pass@k accuracy; the format (strict, boxed); how often the skill is used; accuracy with
+and without the skill (within problem); and accuracy with the skill forced (the gates one by one: docs/toy-world.md).
 
 A world has a latent skill when greedy rarely uses it, sampling sometimes does, and forcing it is clearly
 more accurate: ``TARGETS`` (the toy-world issue's gates) are checked on every measurement.

@@ -5,8 +5,7 @@ settings, so that every later stage (TRL training, the evaluation harness) runs 
 Departures from ordinary LM pretraining, for speed on a 2-core CPU: the loss is on the solution tokens
 only (the question's numbers are random, so predicting them teaches nothing); documents are packed into
 rows of 256 tokens (attention crosses document boundaries, as in most LM pretraining); about a thousand
-steps, cosine schedule. (Batches grouped by length instead of packing learned far slower: each batch then
-held one task family.)
+steps, cosine schedule.
 
 Tokenizer: word-level pieces (``" apples"``, ``" The"``), single digits (``"4"``, and ``" 4"`` where a space
 comes before a number: a quarter fewer tokens than a space of its own) and single punctuation marks —

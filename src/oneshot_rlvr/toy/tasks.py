@@ -2,32 +2,15 @@
 
 Every problem is a short chain of integer operations — ``a + b``, ``a - b`` (never below 0) and
 ``a * d`` with a one-digit ``d`` — wrapped in one of five families (``FAMILIES``), each with three
-difficulty levels (``LEVELS``):
-
-| family | level 1 | level 2 | level 3 |
-|---|---|---|---|
-| addsub | 2-digit ± 1-digit | 2-digit ± 2-digit | 3-digit ± 2-digit |
-| mul | 1-digit × 1-digit | 2-digit × 1-digit | 3-digit × 1-digit |
-| chain | 2 operations (+/−) | 3 operations | 4 operations |
-| compare | larger of two 1-digit sums or differences | 2-digit ± 1-digit | 2-digit ± 2-digit |
-| word | a story with 1 operation | 2 operations | 3 operations (one is × d) |
-
-A worked solution (``solution``) has a first pass, an optional recheck, and "The answer is N." (boxed or not).
-The first pass (``SolutionStyle.route``) is either
-- ``direct``: one line per operation, ``47 + 38 = 85.``, each result carried forward; a line may **slip**
-  (its result off by ±1, ±2 or ±10, the wrong value carried forward); or
-- ``estimate``: the question's numbers rounded to one significant digit, ``Estimate: 50 + 40 = 90.`` — quick,
-  and wrong unless the rounding happens not to matter.
-The **recheck** (``recheck_style``), introduced by " Recheck:", is either
-- ``columns``: every operation recomputed exactly in columns, ``7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85`` —
-  one-digit facts with carries and borrows, each easier than a whole result at once; or
-- ``repeat``: the direct pass written again, with slips of its own — no more reliable than the first.
-The final answer follows the recheck. A column recheck after an estimate is the latent-skill world's skill
-(``toy.worlds``): a minority route the base knows and greedy decoding does not take; "recheck" is also
-one of the paper's self-reflection words.
+difficulty levels (``LEVELS``). A worked solution (``solution``) has a first pass (``SolutionStyle.route``:
+``direct``, whose lines may slip, or ``estimate``, on rounded numbers), an optional recheck after " Recheck:"
+(``recheck_style``: ``columns``, exact, or ``repeat``, the direct pass again) and "The answer is N." (boxed or
+not). A column recheck after an estimate is the latent-skill world's skill (``toy.worlds``).
 
 Answers are non-negative integers written in decimal. Everything is seeded: ``make_problems(family,
 level, count, seed)`` returns the same problems for the same arguments.
+
+The families and levels, and the solution formats: docs/toy-world.md.
 """
 
 from __future__ import annotations

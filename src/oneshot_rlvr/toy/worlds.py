@@ -8,9 +8,8 @@
 In ``latent-skill`` the skill is the only reliable route to the answer; greedy decoding never takes it and
 sampling sometimes does: RLVR has a latent capability to elicit (the paper's explanation). In ``no-skill``
 the recheck is a habit that cannot pay, so only the format can improve — the regime of the "spurious
-rewards" follow-ups. (The first toy world had a column recheck after the slipped pass; rebuilt on the
-shipped tokenizer it paid on addsub and cost on compare, so the contrast world's recheck now repeats the
-first pass by design: ``docs/toy-world.md``.) Each shipped base's measured gates are in its ``base.json``.
+rewards" follow-ups (why its recheck repeats the first pass: ``docs/toy-world.md``). Each shipped base's
+measured gates are in its ``base.json``.
 """
 
 from __future__ import annotations
