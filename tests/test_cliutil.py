@@ -1,13 +1,15 @@
 """Output paths: a result is written whole or not at all, and never replaces something that is not a file."""
 
+import argparse
 import json
 import os
+import re
 import stat
 
 import pytest
 
-from oneshot_rlvr.cliutil import (CommandError, check_output_dir, check_output_path, json_line, why_not_a_file,
-                                  write_atomically)
+from oneshot_rlvr.cliutil import (CommandError, check_output_dir, check_output_path, json_line, library_errors,
+                                  positive_minutes, seed_int, why_not_a_file, write_atomically)
 
 
 def test_a_file_is_replaced_whole(tmp_path):
@@ -60,3 +62,46 @@ def test_json_lines_keep_text_that_is_not_valid_unicode(tmp_path):
     assert json_line({"problem": "π"}) == '{"problem": "π"}\n'  # ordinary text stays as it is
     write_atomically(str(tmp_path / "out.jsonl"), [line])
     assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8")) == record
+
+
+# --- argument types and the library-error helper ------------------------------------------------------
+
+@pytest.mark.parametrize("text, value", [("0", 0), ("4294967295", 4294967295), (" 7", 7)])
+def test_seed_int_takes_numpys_range(text, value):
+    assert seed_int(text) == value
+
+
+@pytest.mark.parametrize("text, message", [
+    ("-1", "must be between 0 and 4294967295, got '-1'"),
+    ("4294967296", "must be between 0 and 4294967295, got '4294967296'"),
+    ("1.5", "must be a whole number, got '1.5'"),
+    ("x", "must be a whole number, got 'x'"),
+])
+def test_seed_int_refuses(text, message):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"^{re.escape(message)}$"):
+        seed_int(text)
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "soon"])
+def test_positive_minutes_refuses(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="minutes"):
+        positive_minutes(text)
+    assert positive_minutes("0.5") == 0.5
+
+
+def test_library_errors_become_one_command_error_with_the_same_message():
+    class PoolError(ValueError):
+        pass
+
+    with pytest.raises(CommandError) as caught:
+        with library_errors(PoolError, KeyError):
+            raise PoolError("pool.jsonl:3: no answer; add one")
+    assert str(caught.value) == "pool.jsonl:3: no answer; add one" and caught.value.status == 2
+    assert caught.value.__suppress_context__  # no "during handling" chain in a traceback
+    with pytest.raises(CommandError) as caught:
+        with library_errors(RuntimeError, status=1):
+            raise RuntimeError("a run failed")
+    assert caught.value.status == 1
+    with pytest.raises(TypeError):  # other errors pass through: a bug is not bad input
+        with library_errors(ValueError):
+            raise TypeError("bug")

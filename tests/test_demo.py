@@ -115,13 +115,13 @@ def test_the_toy_recipe_file_holds_the_demo_recipe():
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--budget-minutes", "0"], "--budget-minutes must be a positive number"),
-    (["--budget-minutes", "nan"], "--budget-minutes must be a positive number"),
-    (["--budget-minutes", "inf"], "--budget-minutes must be a positive number"),
+    (["--budget-minutes", "0"], "argument --budget-minutes: must be a positive number"),
+    (["--budget-minutes", "nan"], "argument --budget-minutes: must be a positive number"),
+    (["--budget-minutes", "inf"], "argument --budget-minutes: must be a positive number"),
     (["--steps", "0"], "--steps: must be at least 1"),
     (["--seeds", "0"], "--seeds: must be at least 1"),
     (["--jobs", "0"], "--jobs: must be at least 1"),
-    (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (["--seed", "-1"], "argument --seed: must be between 0 and 4294967295"),
     (["--seed", "4294967295", "--seeds", "3"], "passes 2^32 − 1"),
     (["--world", "flat"], "invalid choice: 'flat'"),
 ])

@@ -131,9 +131,9 @@ def test_same_seed_same_samples(tiny_model_dir, data_dir, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--benchmarks", "nope"], "unknown benchmark nope"),
     (["--data-dir", "/no/such/dir"], "no such folder"),
-    (["--n-samples", "0"], "--n-samples must be at least 1"),
-    (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
-    (["--seed", str(2**32)], "--seed must be between 0 and 4294967295"),
+    (["--n-samples", "0"], "argument --n-samples: must be at least 1"),
+    (["--seed", "-1"], "argument --seed: must be between 0 and 4294967295"),
+    (["--seed", str(2**32)], "argument --seed: must be between 0 and 4294967295"),
     (["--benchmarks", "svamp"], "no test.jsonl"),
     (["--model", "/no/such/model"], "/no/such/model"),
 ])
@@ -316,3 +316,41 @@ def test_hub_benchmarks_fail_at_once_when_the_hub_cannot_be_reached(tmp_path, mo
     assert len(lines) == 1 and "the Hugging Face Hub cannot be reached" in lines[0], err  # no retry warnings
     assert "--data-dir" in lines[0] and not (tmp_path / "out").exists()
     assert constants.HF_HUB_OFFLINE is False and datasets_config.HF_HUB_OFFLINE is False  # restored
+
+
+# --- the settings: limits and --help from EvalConfig's field metadata ----------------------------------
+
+@pytest.mark.parametrize("key, good, bad", [
+    ("n_samples", [None, 1, 8], [0, -1]),
+    ("temperature", [None, 0.0, 0.6], [-0.1]),
+    ("top_p", [1.0, 0.5], [0.0, 1.5]),
+    ("max_tokens", [None, 1], [0]),
+    ("seed", [0, 2**32 - 1], [-1, 2**32]),
+    ("limit", [None, 1], [0]),
+    ("batch_size", [1], [0]),
+    ("workers", [1], [0]),
+    ("backend", ["hf", "vllm"], ["sglang"]),
+    ("protocol", [None, "paper"], ["qwen"]),
+    ("dtype", ["auto", "float16"], ["int8"]),
+    ("grader", ["oneshot-rlvr", "qwen25-math"], ["qwen"]),
+    ("model", ["x"], ["", " "]),
+])
+def test_eval_config_limits(key, good, bad):
+    from oneshot_rlvr.evalconfig import EvalConfigError
+
+    for value in good:
+        assert getattr(EvalConfig(**{key: value}), key) == value
+    for value in bad:
+        with pytest.raises(EvalConfigError) as caught:
+            EvalConfig(**{key: value})
+        assert str(caught.value).startswith(key) and caught.value.key == key
+
+
+def test_eval_help_is_the_settings_metadata(capsys):
+    import dataclasses
+
+    assert main(["eval", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for f in dataclasses.fields(EvalConfig):
+        if f.name != "grader":  # --grader is declared once for grade, eval and --regrade (grading/cli.py)
+            assert " ".join(f.metadata["help"].split()) in shown, f.name

@@ -160,8 +160,8 @@ def test_bad_input_found_after_the_lock_still_leaves_nothing(tiny, pool, tmp_pat
     monkeypatch.setattr(demo, "speed_probe", lambda folder: 1.0)
     assert main(["demo", "--out", str(new), "--budget-minutes", "0.01"]) == 2
     assert "the plan needs about" in _one_error_line(capsys.readouterr().err)
-    assert main(["eval", "--out", str(new), "--limit", "0"]) == 2
-    assert "--limit must be at least 1" in _one_error_line(capsys.readouterr().err)
+    assert main(["eval", "--out", str(new), "--benchmarks", "nope"]) == 2  # --limit 0 is argparse's now: before the lock
+    assert "unknown benchmark nope" in _one_error_line(capsys.readouterr().err)
     assert main(["train", "--model", tiny, "--data", pool, "--examples", "1", "--set", "eval_every=0", "--resume",
                  "--out", str(new)]) == 2
     assert "--resume: no run in" in _one_error_line(capsys.readouterr().err)

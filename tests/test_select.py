@@ -261,13 +261,25 @@ def test_cli_rejects_history_ids_missing_from_the_pool(files, capsys):
     (["--rank", "4"], "--rank 4 is out of range; the ranking has 3 examples: choose --rank 1..3"),
     (["--rank", "2", "--top", "3"], "choose --rank 1..1 with --top 3"),
     (["--rank", "1", "--top", "0"], "--top must be at least 1"),
-    (["--rank", "1", "--method", "variance"], "unknown --method 'variance'"),
     (["--rank", "1", "--top", "5"], "--top 5 is more than the 3 ranked examples; choose --top 1..3"),
 ])
 def test_cli_rejects_bad_ranks_and_methods(files, extra, fragment, capsys):
     tmp_path, history, pool = files
     _bad(["--history", str(history), "--pool", str(pool), "--out", str(tmp_path / "sel.jsonl"), *extra],
          files, fragment, capsys)
+
+
+def test_cli_rejects_an_unknown_method_in_argparse(files, capsys):
+    from oneshot_rlvr import cli
+
+    tmp_path, history, pool = files
+    before = sorted(tmp_path.iterdir())
+    assert cli.main(["select", "--history", str(history), "--pool", str(pool), "--out", str(tmp_path / "sel.jsonl"),
+                     "--rank", "1", "--method", "variance"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert "argument --method: invalid choice: 'variance'" in captured.err
+    assert sorted(tmp_path.iterdir()) == before
 
 
 def test_cli_rejects_missing_files_and_missing_choices(files, capsys):

@@ -36,13 +36,45 @@ class CommandError(Exception):
 
 # --- argument types ---------------------------------------------------------------------------------
 
-def positive_seconds(text: str) -> float:
+@contextlib.contextmanager
+def library_errors(*errors: type[Exception], status: int = EXIT_USAGE):
+    """Turn the library's ``errors`` raised inside into a CommandError with the same message: what the library
+    refuses is the command's bad input (a RecipeError, a PoolError, a ModelError ...)."""
+    try:
+        yield
+    except errors as error:
+        raise CommandError(str(error), status=status) from None
+
+
+def _positive_number(text: str, unit: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a number of {unit}, got {text!r}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive number of {unit}, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    return _positive_number(text, "seconds")
+
+
+def positive_minutes(text: str) -> float:
+    return _positive_number(text, "minutes")
+
+
+def seed_int(text: str) -> int:
+    """A run seed: a whole number in numpy's seed range (seeds.SEED_LIMIT), as train, eval and demo take."""
+    from .seeds import seed_problem
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    problem = seed_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
     return value
 
 

@@ -3,27 +3,12 @@
     oneshot-rlvr demo [--out runs/demo] [--world latent-skill] [--seed 0] [--seeds 3] [--steps N] [--quick]
                       [--budget-minutes 15] [--jobs 2] [--rebuild-base] [--suite spurious]
 
-Stages (each the project's real code; only the model and the problems are the toy world's):
-1. **base**: the world's ready-made base (``toy.base``: shipped in the package, every file's sha256 checked),
-   or with ``--rebuild-base`` one pretrained afresh into the cache; copied to ``base/``;
-2. **world**: ``world/benchmarks/FAMILY/test.jsonl`` (held-out, one benchmark per task family) and
-   ``world/pool.jsonl`` (the RLVR pool, the toy DSR-sub);
-3. **gates**: what the base does before any RL (``toy.gates``) on the held-out sets, and each pool example's
-   accuracy with and without the skill;
-4. **pool**: GRPO on the whole pool, recording each example's accuracy history — also the full-set run;
-5. **select**: the paper's historical-variance ranking → π1; beside it, the pool example the skill helps most;
-6. **runs**: 1-shot RLVR, format reward only and random reward on π1, once per seed; then the extras (entropy
-   only on π1, 1-shot on a random pool example) once, with the first seed;
-7. **report**: ``report.build_report``: the gates, the selection and each claim decided over the seeds.
-
-``--suite spurious`` (``demo_suite``) keeps stages 1–5 and 7 and runs, in stage 6, π1 under each reward of the
-suite once per seed (outcome, format, random, incorrect, majority, self-certainty, entropy minimisation and
-the entropy bonus); the report adds their table and chart.
-
-The plan (runs, seeds, steps) is fixed by the arguments and written to ``demo.json`` with each claim's rule
-before any run; the budget only decides whether to start: the plan's time is estimated up front (from a
-speed probe of this machine) and a plan that will not fit is refused with the figure and ``--quick``.
-Runs go two at a time, one thread each (``demo_jobs``): the same numbers whatever ``--jobs`` is.
+Stages, each the project's real code on the toy world's model and problems: base (shipped, hashes checked)
+→ world (held-out sets and the pool) → gates (the base before any RL) → pool (GRPO on the whole pool, the
+full-set run) → select (variance ranking → π1) → runs (1-shot, format-only, random reward on π1 per seed; the
+extras once) → report (each claim decided over the seeds). ``--suite spurious`` runs π1 under each reward of
+the suite instead (``demo_suite``). The plan and each claim's rule go to ``demo.json`` before any run; the
+budget only decides whether to start. Details: docs/toy-world.md.
 
 Departures from the paper, for a 2-core CPU: a 1.6M-parameter model; 2 prompt copies × 8 rollouts per step
 instead of 128 × 8; 80 steps instead of 2000; learning rate 4e-5 instead of 1e-6 (``TOY_RECIPE``); held-out
@@ -43,10 +28,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .cliutil import EXIT_FAILURE, CommandError, check_output_dir, positive_int, write_atomically
+from .cliutil import (EXIT_FAILURE, CommandError, check_output_dir, library_errors, positive_int, positive_minutes,
+                      seed_int, write_atomically)
 from .demo_jobs import JobFailed, TrainJob, run_jobs
 from .demo_plan import EXTRA_ROLES, QUICK_STEPS, TOY_RECIPE, DemoPlan, estimate_seconds, planned_jobs, speed_probe
 from .demo_suite import SUITES, SuitePlan
+from .seeds import SEED_LIMIT
 
 HELP = "the offline demo: toy world → gates → pool RLVR → select π1 → 1-shot RLVR and controls over seeds → report"
 MANIFEST_FORMAT = 2
@@ -104,10 +91,8 @@ def load_base(world, rebuild: bool, say) -> tuple[Path, dict, str]:
         source = "rebuilt"
     else:
         folder, source = shipped_dir(world.name), "shipped"
-    try:
+    with library_errors(BaseError):
         return folder, verify_base(folder), source
-    except BaseError as error:
-        raise CommandError(str(error)) from None
 
 
 def measure_base(base: Path, held_out: dict, pool: list, settings) -> tuple[dict, dict]:
@@ -300,7 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--world", default=DEFAULT_WORLD, choices=list(WORLDS),
                         help=f"the toy world (default {DEFAULT_WORLD}; no-skill: the world without a latent skill)")
-    parser.add_argument("--seed", type=int, default=0, help="the first run seed, and the gates' and random example's")
+    parser.add_argument("--seed", type=seed_int, default=0, help="the first run seed, and the gates' and random example's")
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per experiment (default 3)")
     parser.add_argument("--steps", type=positive_int, help=f"steps of every run (default {TOY_RECIPE['steps']})")
     parser.add_argument("--quick", action="store_true",
@@ -308,7 +293,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", choices=list(SUITES),
                         help="instead of the controls, π1 under each reward of the suite over the seeds (spurious: "
                              "outcome, format, random, incorrect, majority, self-certainty, entropy min / bonus)")
-    parser.add_argument("--budget-minutes", type=float, default=15.0,
+    parser.add_argument("--budget-minutes", type=positive_minutes, default=15.0,
                         help="refuse to start a plan estimated to take longer (default 15)")
     parser.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
                         help="runs side by side, one thread each (default: 2, or 1 on a one-core machine)")
@@ -320,7 +305,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def plan_from_args(args: argparse.Namespace) -> DemoPlan:
     steps = args.steps or (QUICK_STEPS if args.quick else TOY_RECIPE["steps"])
     seeds = tuple(range(args.seed, args.seed + args.seeds))
-    if seeds[-1] >= 2**32:  # numpy's and the corpus generator's seed range
+    if seeds[-1] >= SEED_LIMIT:  # numpy's and the corpus generator's seed range
         raise CommandError(f"--seed {args.seed} with --seeds {args.seeds} passes 2^32 − 1; choose a smaller --seed")
     if args.suite:
         return SuitePlan(world=args.world, seeds=seeds, steps=steps, pool_steps=steps, quick=args.quick,
@@ -330,22 +315,14 @@ def plan_from_args(args: argparse.Namespace) -> DemoPlan:
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
-
     from .cliutil import LOCK_FILE, lock_output_dir
 
-    if not math.isfinite(args.budget_minutes) or args.budget_minutes <= 0:  # nan / inf: no deadline at all
-        raise CommandError(f"--budget-minutes must be a positive number, got {args.budget_minutes}")
-    if not 0 <= args.seed < 2**32:
-        raise CommandError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     check_output_dir(args.out)
     out = Path(args.out)
     lock_output_dir(out)  # one run per folder; its train runs lock their own folders under it
     if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()) and not (out / "demo.json").is_file():
         raise CommandError(f"--out {out} holds other files; give an empty or new folder (or a previous demo's)")
-    try:
+    with library_errors(JobFailed, status=EXIT_FAILURE):  # not bad input: a run failed; its log says why
         run_demo(out, plan_from_args(args), seed=args.seed, budget_minutes=args.budget_minutes, jobs=args.jobs,
                  rebuild_base=args.rebuild_base)
-    except JobFailed as error:  # not bad input: a run failed; its log says why
-        raise CommandError(str(error), status=EXIT_FAILURE) from None
     return 0

@@ -6,16 +6,12 @@
     oneshot-rlvr eval --regrade runs/eval        # re-grade saved samples, no generation (evalregrade.py)
     oneshot-rlvr eval ... --grader qwen25-math   # grade with the paper's evaluator instead (grading/graders.py)
 
-Protocol ``paper`` (Wang et al., Qwen2.5-Math evaluation): greedy decoding for MATH500, Minerva Math and
-OlympiadBench; 8 samples at temperature 0.6 for AIME24, AIME25 and AMC23 (avg@8); 3072 new tokens;
-flags given explicitly override it. A sample's ``correct`` is the lenient verdict (the Qwen evaluator's
-extraction, as the paper reports); ``strict_correct`` needs a ``\\boxed{}`` answer: the gap between the
-two is format, not reasoning. ``--grader`` picks who decides: ``oneshot-rlvr`` (default, the training reward's
-grader) or ``qwen25-math`` (the Qwen2.5-Math evaluator, quirks included); summary.json records it.
-
+Settings: ``EvalConfig`` (evalconfig.py, with the paper's protocol). A sample's ``correct`` is the lenient
+verdict (the Qwen evaluator's extraction, as the paper reports); ``strict_correct`` needs a ``\\boxed{}``
+answer: the gap between the two is format, not reasoning. ``--grader`` picks who decides (grading/graders.py).
 Files under ``--out``: ``samples.jsonl`` (one line per sample: benchmark, id, sample, prompt, response,
 gold, extracted, correct, reason, strict_correct, boxed, length, finish_reason, meta) and
-``summary.json`` (README: "Evaluation outputs"); both written whole or not at all.
+``summary.json`` (docs/evaluation.md); both written whole or not at all.
 """
 
 from __future__ import annotations
@@ -28,66 +24,24 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from . import metrics
-from .cliutil import CommandError, check_output_dir, json_line, lock_output_dir, positive_int, write_atomically
-from .data.benchmarks import BENCHMARKS, PAPER_SIX, BenchmarkError, Problem, load_benchmark
-from .data.prompts import TEMPLATES, get_template, render_prompt, uses_chat_template
+from .cliutil import (CommandError, check_output_dir, json_line, library_errors, lock_output_dir, positive_int, seed_int,
+                      write_atomically)
+from .data.benchmarks import PAPER_SIX, BenchmarkError, Problem, load_benchmark
+from .data.prompts import get_template, render_prompt, uses_chat_template
 from .evaljournal import JOURNAL, Journal, chunk_problems, read_journal
-from .generation import BackendError, SamplingParams
+from .evalconfig import (BACKENDS, EVAL_DTYPES, PAPER_MAX_TOKENS, PAPER_SAMPLED, EvalConfig,  # noqa: F401
+                         parse_benchmarks)
+from .generation import BackendError
 from .grading import has_boxed
 from .grading.cli import add_grader_argument
 from .grading.graders import DEFAULT_GRADER, grade_both
+from .settings import help_text
 
 HELP = "evaluate a model on math benchmarks (samples.jsonl, summary.json, a table)"
-PAPER_SAMPLED = ("aime24", "aime25", "amc23")  # avg@8 at temperature 0.6 in the paper
-PAPER_MAX_TOKENS = 3072
-BENCHMARK_SETS = {"paper6": PAPER_SIX, "all": tuple(BENCHMARKS)}
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Everything an evaluation run depends on (saved in summary.json). Sampling fields left None fall
-    back to the protocol, then to greedy / 1 sample / 3072 tokens."""
-
-    model: str = "smollm2-135m"
-    benchmarks: tuple[str, ...] = ("math500",)
-    data_dir: str | None = None  # None: the Hugging Face Hub ids of data/benchmarks.py
-    template: str = "qwen25-math-cot"  # the paper's evaluation prompt
-    backend: str = "hf"
-    protocol: str | None = None  # "paper"
-    n_samples: int | None = None
-    temperature: float | None = None
-    top_p: float = 1.0  # the Qwen2.5-Math evaluation's default
-    max_tokens: int | None = None
-    seed: int = 0
-    limit: int | None = None
-    batch_size: int = 32  # rows decoded together (hf); 32 beat 16 by 1.4x in tokens/s on a 2-core CPU
-    device: str = "auto"
-    dtype: str = "auto"
-    workers: int = 2  # grader processes
-    grader: str = DEFAULT_GRADER  # grading/graders.py: oneshot-rlvr or qwen25-math
-
-    def sampling(self, benchmark: str) -> SamplingParams:
-        sampled = self.protocol == "paper" and benchmark in PAPER_SAMPLED
-        n = self.n_samples if self.n_samples is not None else (8 if sampled else 1)
-        temperature = self.temperature if self.temperature is not None else (0.6 if sampled else 0.0)
-        max_tokens = self.max_tokens if self.max_tokens is not None else PAPER_MAX_TOKENS
-        return SamplingParams(n=n, temperature=temperature, top_p=self.top_p, max_tokens=max_tokens, seed=self.seed)
-
-
-def parse_benchmarks(text: str, data_dir: str | None = None) -> tuple[str, ...]:
-    """Names (and sets) → benchmark names; a name may also be a local folder DATA_DIR/NAME."""
-    names: list[str] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        names += BENCHMARK_SETS.get(part, (part,))
-    unknown = [n for n in names if n not in BENCHMARKS and not (data_dir and (Path(data_dir) / n).is_dir())]
-    if unknown or not names:
-        raise ValueError(f"unknown benchmark {', '.join(unknown) or '(none given)'}; choose from "
-                         f"{', '.join(BENCHMARKS)} or a set: {', '.join(BENCHMARK_SETS)}")
-    return tuple(dict.fromkeys(names))
 
 
 def load_problems(config: EvalConfig) -> dict[str, list[Problem]]:
@@ -311,24 +265,30 @@ def top_p(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="smollm2-135m", help="a Hugging Face id, a local folder, or smollm2-135m "
-                        "(the embedded offline model; default)")
-    parser.add_argument("--benchmarks", default="math500", help="comma list of names, or paper6 / all (default math500)")
-    parser.add_argument("--data-dir", help="folder laid out as NAME/test.jsonl (default: the Hugging Face Hub)")
-    parser.add_argument("--template", default="qwen25-math-cot", choices=list(TEMPLATES))
-    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
-    parser.add_argument("--protocol", choices=["paper"], help="the paper's per-benchmark sampling (see docs)")
-    parser.add_argument("--n-samples", type=int, help="samples per problem (default 1, paper: 8 on AIME/AMC)")
-    parser.add_argument("--temperature", type=temperature, help="0 = greedy (default; paper: 0.6 on AIME/AMC)")
-    parser.add_argument("--top-p", type=top_p, default=1.0, help="nucleus sampling, in (0, 1] (default 1)")
-    parser.add_argument("--max-tokens", type=int, help=f"new tokens per response (default {PAPER_MAX_TOKENS})")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, help="evaluate the first N problems of each benchmark")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="rows decoded together (hf backend)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    parser.add_argument("--workers", type=positive_int, default=2, help="grader processes")
-    parser.add_argument("--out", help="output folder (samples.jsonl, summary.json)")
+    """The flags; a setting's help (and default) is its EvalConfig field's metadata."""
+    def setting_help(name: str) -> str:
+        return help_text(EvalConfig, name)
+
+    from .data.prompts import TEMPLATES
+
+    parser.add_argument("--model", default="smollm2-135m", help=setting_help("model"))
+    parser.add_argument("--benchmarks", default="math500", help=setting_help("benchmarks"))
+    parser.add_argument("--data-dir", help=setting_help("data_dir"))
+    parser.add_argument("--template", default="qwen25-math-cot", choices=list(TEMPLATES), help=setting_help("template"))
+    parser.add_argument("--backend", default="hf", choices=list(BACKENDS), help=setting_help("backend"))
+    parser.add_argument("--protocol", choices=["paper"], help=setting_help("protocol"))
+    parser.add_argument("--n-samples", type=positive_int, help=setting_help("n_samples"))
+    parser.add_argument("--temperature", type=temperature, help=setting_help("temperature"))
+    parser.add_argument("--top-p", type=top_p, default=1.0, help=setting_help("top_p"))
+    parser.add_argument("--max-tokens", type=positive_int, help=setting_help("max_tokens"))
+    parser.add_argument("--seed", type=seed_int, default=0, help=setting_help("seed"))
+    parser.add_argument("--limit", type=positive_int, help=setting_help("limit"))
+    parser.add_argument("--batch-size", type=positive_int, default=32, help=setting_help("batch_size"))
+    parser.add_argument("--device", default="auto", help=setting_help("device"))
+    parser.add_argument("--dtype", default="auto", choices=list(EVAL_DTYPES), help=setting_help("dtype"))
+    parser.add_argument("--workers", type=positive_int, default=2, help=setting_help("workers"))
+    parser.add_argument("--out", help="output folder (samples.jsonl, summary.json); required unless --regrade or "
+                        "--resume")
     parser.add_argument("--regrade", metavar="DIR", help="re-grade DIR/samples.jsonl without generating")
     parser.add_argument("--resume", metavar="DIR", help="finish the unfinished evaluation in DIR (its journal), "
                         "with the settings and seeds it was started with")
@@ -367,31 +327,21 @@ def check_out_dir(out: str) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """Check the flags (bad input → CommandError before any model is loaded)."""
-    try:
+    with library_errors(ValueError):
         benchmarks = parse_benchmarks(args.benchmarks, args.data_dir)
-    except ValueError as error:
-        raise CommandError(str(error)) from None
-    if args.n_samples is not None and args.n_samples < 1:
-        raise CommandError(f"--n-samples must be at least 1, got {args.n_samples}")
-    if args.limit is not None and args.limit < 1:
-        raise CommandError(f"--limit must be at least 1, got {args.limit}")
-    if not 0 <= args.seed < 2**32:  # the range train and demo take (numpy's)
-        raise CommandError(f"--seed must be between 0 and {2**32 - 1}, got {args.seed}")
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise CommandError(f"--data-dir {args.data_dir}: no such folder; give a folder laid out as NAME/test.jsonl")
     if not args.out:
         raise CommandError("--out DIR is required (where samples.jsonl and summary.json go)")
     check_out_dir(args.out)
-    config = EvalConfig(model=args.model, benchmarks=benchmarks, data_dir=args.data_dir, template=args.template,
-                        backend=args.backend, protocol=args.protocol, n_samples=args.n_samples,
-                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens, seed=args.seed,
-                        limit=args.limit, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
-                        workers=args.workers, grader=args.grader or DEFAULT_GRADER)
-    try:
+    with library_errors(ValueError):  # e.g. an empty --model: the setting's limits
+        config = EvalConfig(model=args.model, benchmarks=benchmarks, data_dir=args.data_dir, template=args.template,
+                            backend=args.backend, protocol=args.protocol, n_samples=args.n_samples,
+                            temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
+                            seed=args.seed, limit=args.limit, batch_size=args.batch_size, device=args.device,
+                            dtype=args.dtype, workers=args.workers, grader=args.grader or DEFAULT_GRADER)
         for name in benchmarks:
             config.sampling(name)
-    except ValueError as error:
-        raise CommandError(str(error)) from None
     return config
 
 
@@ -408,11 +358,9 @@ def run(args: argparse.Namespace) -> int:
         config, args.out = dataclasses.replace(resumable_config(args.resume), workers=args.workers), args.resume
     else:
         config = config_from_args(args)
-    try:
+    with library_errors(BenchmarkError, BackendError, ValueError):  # ModelError is a ValueError
         problems = load_problems_or_fail_fast(config)
         backend = make_backend(config)
-    except (BenchmarkError, BackendError, ValueError) as error:  # ModelError is a ValueError
-        raise CommandError(str(error)) from None
     summary = run_eval(config, args.out, backend=backend, problems=problems, resume=bool(args.resume))
     print(markdown_table(summary))
     print(f"\n{summary['generated_tokens']} tokens in {summary['generation_seconds']:.1f} s "

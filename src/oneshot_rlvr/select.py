@@ -4,26 +4,11 @@
         --pool ../shared/data/train/dsr_sub.parquet --method var --rank 1 --out pi1.jsonl
     oneshot-rlvr select --history H.json --pool P.parquet --method var --list 20      # the top-20 table
 
-The history is the paper's JSON ``{example_id: [accuracy, ...]}``: for each example, its training
-accuracy each time it was sampled in a full-pool RLVR run (ragged lists). Scores, best first:
-
-- ``var``: the population variance of the example's history, (1/n) Σ_i (x_i − x̄)²; descending.
-- ``std``: its square root (the original code's ``np.std``); ranked by the exact variance, so the
-  order is the same as ``var`` even where two square roots round to the same float.
-- ``lim`` (LIMR's learning-impact score, as the original One-Shot-RLVR code computes it): L = the
-  shortest non-empty history; for epoch e < L, ā_e = the mean over examples with a non-empty history
-  of their accuracy at e; an example with accuracies s_e scores 1 − Σ_{e<L} (s_e − ā_e)² / Σ_{e<L}
-  (1 − ā_e)²; descending. When the denominator is 0 (every ā_e = 1) the score is 1 where the numerator
-  is 0 and −inf otherwise.
-- ``random``: a seeded shuffle: each example (in input order) draws ``random.Random(seed).random()``,
-  descending (the original code's random baseline, made reproducible).
-
-var, std and lim are computed exactly (every float is a dyadic rational: integer arithmetic over a
-common power-of-two denominator) and rounded to a float only for display, so mathematically equal
-scores tie exactly. Ties keep the history file's key order (a stable sort). Examples with an empty
-history rank last, in input order, with score NaN (``null`` in JSON). An accuracy outside [0, 1] (NaN,
-inf, a huge integer), booleans, non-numbers and non-list histories are errors naming the example and
-position.
+The history is the paper's JSON ``{example_id: [accuracy, ...]}``: each example's training accuracy each
+time it was sampled in a full-pool RLVR run. Scores, best first: ``var`` (the paper's: the population
+variance of the history), ``std``, ``lim`` (LIMR's learning-impact score, as the original One-Shot-RLVR code
+computes it) and ``random`` (a seeded shuffle). Scores are exact (integer arithmetic over a common power-of-two
+denominator), so equal scores tie exactly; ties keep the file's order. Rules: docs/selection.md.
 
 ``--out FILE.jsonl`` writes ranks K..K+N-1 as a selection file (``train --examples FILE`` reads it)
 and prints one JSON line ``{rank, id, score, answer, problem}`` per chosen example; ``--list N``
@@ -43,8 +28,8 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from .cliutil import (EXIT_FAILURE, CommandError, check_output_path, json_line, nearest_existing, positive_int,
-                      why_not_a_file)
+from .cliutil import (EXIT_FAILURE, CommandError, check_output_path, json_line, library_errors, nearest_existing,
+                      positive_int, seed_int, why_not_a_file)
 from .data.pools import Example, PoolError, load_pool, write_pool_jsonl
 
 HELP = "rank training examples by their accuracy history (the paper's variance score) and pick one"
@@ -205,11 +190,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history", required=True, help="accuracy history JSON {example_id: [accuracies]}")
     parser.add_argument("--pool", required=True,
                         help="the pool the history was recorded on (verl parquet, JSONL or hub:OWNER/NAME[:SPLIT])")
-    parser.add_argument("--method", default="var", metavar="|".join(METHODS),
+    parser.add_argument("--method", default="var", choices=METHODS, metavar="|".join(METHODS),
                         help="score: var (default, the paper's), std, lim (LIMR) or random")
     parser.add_argument("--rank", type=int, help="the first rank to select (1 = best); required with --out")
     parser.add_argument("--top", type=int, help="with --out: how many consecutive ranks to select (default 1)")
-    parser.add_argument("--seed", type=int, help="with --method random: its seed (default 0)")
+    parser.add_argument("--seed", type=seed_int, help="with --method random: its seed (default 0)")
     parser.add_argument("--out", help="selection file to write (.jsonl; `train --examples FILE` reads it)")
     parser.add_argument("--list", type=positive_int, metavar="N", help="print the top-N ranking as a markdown table")
 
@@ -234,8 +219,6 @@ def _check_out(path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.method not in METHODS:
-        raise CommandError(f"unknown --method {args.method!r}; choose one of {', '.join(METHODS)}")
     if args.out is None and args.list is None:
         raise CommandError("nothing to do: give --out FILE.jsonl (with --rank K) to write a selection, "
                            "or --list N to print the ranking")
@@ -250,17 +233,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         if args.rank is None:
             raise CommandError("--out needs --rank K (1 = the best-scoring example)")
-        if top < 1:
-            raise CommandError(f"--top must be at least 1, got {top}")
         _check_out(args.out)
-    try:
+    with library_errors(HistoryError, PoolError):
         history = load_history(args.history)
         pool = load_pool(args.pool)
         ranking = rank_examples(history, args.method, seed)
         by_id = _pool_by_id(history, pool)
         chosen = select(history, pool, args.method, args.rank, top, seed) if args.out else []
-    except (HistoryError, PoolError) as error:
-        raise CommandError(str(error)) from None
     if args.list is not None:
         print(markdown_table(ranking, history, by_id, args.list))
     if args.out is not None:

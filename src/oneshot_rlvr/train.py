@@ -5,40 +5,20 @@
     accelerate launch --config_file recipes/accelerate/deepspeed-zero2.yaml -m oneshot_rlvr.cli train \\
         --config recipes/paper-qwen2.5-math-1.5b.yaml --data dsr_sub.parquet --examples 124 --out runs/pi1
 
-What is the paper's own here (TRL does the RL): the training set — the chosen example(s) duplicated to
-fill every batch (``prompts_per_step`` rows, round-robin for few-shot), optionally with a wrong label;
-the reward from the grader (outcome / format / none); and the records the paper's analysis needs.
-
-Departures from a textbook GRPO run, each the paper's or verl's:
-- one optimizer step per rollout batch (``num_iterations`` 1, gradient accumulation over the batch);
-- loss aggregated over the tokens of the whole batch (TRL ``dapo``, closest to verl's token-mean);
-- KL as a loss term with the k3 estimator (``beta``), plus an entropy bonus (``entropy_coef`` > 0);
-- with reward ``none`` every advantage is zero, so only the KL, entropy and weight-decay terms act: this
-  is how "policy-gradient loss off" is expressed (the entropy-only and kl-wd-only ablations).
-And one of ours, for speed with the same numerics: rollouts come from ``generation.HFBackend`` (rows leave
-at EOS, one seeded generator per row) and a shared prompt runs once in the loss forward (``fast_trainer``;
-``rollout_backend: trl`` and ``shared_prompt_forward: false`` give TRL's own paths).
-
-Outputs under ``--out``: ``config.yaml`` (the resolved recipe), ``labels.json`` (only with ``label_noise`` or
-``reward: incorrect``: which examples were trained against which wrong label, ``oneshot_rlvr.labels``),
-``metrics.jsonl`` (one line per step), ``completions.jsonl`` (a seeded sample of 2 completions per step with
-their rewards, ``rollout_records``), ``history.json`` (``{example_id: [training accuracy each time the
-example was sampled]}``, accuracy over the example's group of rollouts, strict grading against the answer
-column, whatever the training reward), ``eval.jsonl`` (a held-out evaluation at step 0 and every
-``eval_every`` steps), ``checkpoints/step-N`` (model + tokenizer in the base model's dtype, the last
-``keep_checkpoints`` kept; ``oneshot-rlvr eval --model`` reads them) and ``trainer/`` (TRL's own checkpoints
-with optimizer and RNG state, for ``--resume``). The records, checkpoints and held-out evaluations are
-``train_records``'s, which also gathers a model sharded by FSDP or DeepSpeed ZeRO-3 under ``accelerate
-launch``.
-
-``--algorithm ppo`` (recipe ``algorithm: ppo``) trains with ``ppo.PPOTrainer`` instead: a critic and GAE
-advantages on the same engine, the same outputs (metrics.jsonl adds value_loss, explained_variance,
-mean_value) and the critic with its optimizer in ``trainer/checkpoint-N/critic``.
+What is the paper's own here (TRL does the RL): the training set (the chosen example(s) duplicated to fill
+every batch, optionally with a wrong label), the reward from the grader, and the records the analysis needs
+(``train_records``). Departures from a textbook GRPO run, each the paper's or verl's: one optimizer step per
+rollout batch; loss averaged over the tokens of the whole batch; k3 KL as a loss term plus an entropy bonus;
+reward ``none`` zeroes every advantage (the "policy-gradient loss off" ablations). Ours, for speed with the
+same numerics: ``fast_trainer`` rollouts and shared-prompt forward. ``--algorithm ppo``: ``ppo.PPOTrainer``.
+Outputs under ``--out`` (config.yaml, metrics.jsonl, completions.jsonl, history.json, eval.jsonl,
+checkpoints/, trainer/): docs/training.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -47,7 +27,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .cliutil import CommandError, check_output_dir, lock_output_dir, write_atomically
+from .cliutil import CommandError, check_output_dir, library_errors, lock_output_dir, write_atomically
 # the records, checkpoints and held-out evaluation live in train_records; these names stay importable from here
 from .train_records import (METRIC_KEYS, HistoryRecorder, _eval_config, boxed,  # noqa: F401
                             held_out_evaluation, load_eval_problems, make_records, save_checkpoint)
@@ -65,14 +45,12 @@ def training_examples(recipe, labels: dict | None = None):
     if not recipe.data:
         raise CommandError("no training pool: pass --data POOL (verl parquet, JSONL {id, problem, answer}, "
                            "or a Hub dataset hub:OWNER/NAME[:SPLIT])")
-    try:
+    with library_errors(PoolError):
         # the paper's training files repeat one example 128 times (pi1_r128.parquet): rows sharing an id
         # are kept when identical (conflicting ones are still an error)
         examples = select_examples(load_pool(recipe.data, allow_duplicates=True), recipe.examples)
         if recipe.wrong_label is not None:
             examples = with_wrong_label(examples, recipe.wrong_label)
-    except PoolError as error:
-        raise CommandError(str(error)) from None
     if recipe.examples != "all" and len(examples) > recipe.prompts_per_step:
         raise CommandError(f"{len(examples)} examples do not fit in a batch of prompts_per_step="
                            f"{recipe.prompts_per_step}; raise prompts_per_step or choose fewer examples")
@@ -84,10 +62,8 @@ def training_examples(recipe, labels: dict | None = None):
               file=sys.stderr)
     from .labels import LabelError, recipe_labels
 
-    try:
+    with library_errors(LabelError):
         examples, record = recipe_labels(recipe, [e for e in examples if e.answer.strip()])
-    except LabelError as error:
-        raise CommandError(str(error)) from None
     if labels is not None and record is not None:
         labels.update(record)
     return examples
@@ -125,10 +101,8 @@ def check_launch(recipe, device: str, world: int) -> None:
     if world > 1 and not all(os.environ.get(name) for name in ("RANK", "MASTER_ADDR", "MASTER_PORT")):
         raise CommandError(f"WORLD_SIZE={world} but RANK, MASTER_ADDR or MASTER_PORT is not set; start the processes "
                            "with accelerate launch (recipes/accelerate/), or unset WORLD_SIZE to train in one")
-    try:
+    with library_errors(RecipeError):
         grpo_config_kwargs(recipe, "", num_processes=world, device=device)  # vLLM on cpu, a batch that does not split
-    except RecipeError as error:
-        raise CommandError(str(error)) from None
     sharded = [name for name in ("FSDP", "DEEPSPEED") if os.environ.get(f"ACCELERATE_USE_{name}", "").lower() == "true"]
     if recipe.peft and sharded:  # adapter checkpoints gather nothing yet: not built or tested under sharding
         raise CommandError(f"peft: LoRA is not supported under {sharded[0].replace('DEEPSPEED', 'DeepSpeed')} here; "
@@ -158,11 +132,10 @@ def _load_policy(recipe, device: str):
     set_hook = getattr(logging, "set_tqdm_hook", None)  # transformers >= 5.x; older ones show the bar
     previous = set_hook(lambda factory, args, kwargs: logging.EmptyTqdm(*args, **kwargs)) if set_hook else None
     try:
-        # a path, not the embedded name: with beta > 0 TRL reloads the reference model from name_or_path
-        path = str(ensure_embedded(recipe.model)) if recipe.model in EMBEDDED_MODELS else recipe.model
-        return path, load_model(path, device=device, dtype=recipe.dtype)
-    except ModelError as error:
-        raise CommandError(str(error)) from None
+        with library_errors(ModelError):
+            # a path, not the embedded name: with beta > 0 TRL reloads the reference model from name_or_path
+            path = str(ensure_embedded(recipe.model)) if recipe.model in EMBEDDED_MODELS else recipe.model
+            return path, load_model(path, device=device, dtype=recipe.dtype)
     finally:
         if set_hook:
             set_hook(previous)
@@ -238,13 +211,11 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
         from .ppo import build_critic
 
         critic = build_critic(path, seed=recipe.seed, gradient_checkpointing=recipe.gradient_checkpointing)
-    try:
+    with library_errors(RecipeError):
         args = to_grpo_config(recipe, str(trainer_dir), num_processes=world, device=device,
                               save_strategy="steps" if recipe.save_every else "no",
                               save_steps=recipe.save_every or 500, save_total_limit=recipe.keep_checkpoints or None,
                               reward_weights=[1.0, 0.0, 0.0])  # the recorder and the boxed monitor only log
-    except RecipeError as error:
-        raise CommandError(str(error)) from None
     out.mkdir(parents=True, exist_ok=True)  # only now: a run refused as bad input leaves nothing behind
     write_atomically(str(out / "config.yaml"), [yaml.safe_dump(dataclasses.asdict(recipe), sort_keys=False)])
     if labels:
@@ -295,38 +266,37 @@ def run_training(recipe, out_dir: str | Path, resume: bool = False, callbacks=()
 
 # --- command line -----------------------------------------------------------------------------------
 
+RECIPE_FLAGS = ("data", "examples", "wrong_label", "model", "steps", "seed", "reward", "algorithm", "report_to")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags; a recipe flag's help, like the epilog's list of every recipe key, is its field's metadata."""
+    from .recipe import TrainRecipe, field_type
+    from .settings import help_text
+
     parser.add_argument("--config", help="a recipe YAML (recipes/*.yaml); flags below override it")
-    parser.add_argument("--data", help="training pool: verl parquet, JSONL {id, problem, answer}, or a Hub "
-                        "dataset hub:OWNER/NAME[:SPLIT] (e.g. hub:ypwang61/One-Shot-RLVR-Datasets:dsr_sub)")
-    parser.add_argument("--examples", help="example ids (124 or 124,682), all, or a selection file")
-    parser.add_argument("--wrong-label", help="train against this (deliberately wrong) gold answer")
-    parser.add_argument("--model", help="Hugging Face id, local folder, or smollm2-135m")
-    parser.add_argument("--steps", type=int, help="optimizer steps")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--reward", help="outcome | format | none | random | incorrect | majority | self-certainty")
-    parser.add_argument("--algorithm", help="grpo | ppo (a critic with GAE advantages; see oneshot_rlvr.ppo)")
-    parser.add_argument("--report-to", help="none, tensorboard, wandb")
+    for key in RECIPE_FLAGS:  # the recipe checks the values, with the same messages as for a YAML file
+        kind = int if field_type(key) is int else None
+        parser.add_argument(f"--{key.replace('_', '-')}", type=kind, help=help_text(TrainRecipe, key, default=False))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override any recipe field (repeatable), e.g. --set kl_coef=0; any other "
+                        help="override any recipe key below (repeatable), e.g. --set kl_coef=0; any other "
                         "GRPOConfig field as trl.NAME=VALUE, e.g. --set trl.num_iterations=2")
-    parser.add_argument("--out", required=False, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder (metrics.jsonl, history.json, eval.jsonl, "
+                        "checkpoints)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "recipe keys (for --config files and --set; docs/recipe.md):\n" + "\n".join(
+        f"  {f.name}: {help_text(TrainRecipe, f.name)}" for f in dataclasses.fields(TrainRecipe))
 
 
 def recipe_from_args(args: argparse.Namespace):
     from .config import RecipeError, load_recipe, parse_override
 
-    flags = {"data": args.data, "examples": args.examples, "wrong_label": args.wrong_label, "model": args.model,
-             "steps": args.steps, "seed": args.seed, "reward": args.reward, "report_to": args.report_to,
-             "algorithm": getattr(args, "algorithm", None)}
-    overrides = {key: value for key, value in flags.items() if value is not None}
-    try:
+    overrides = {key: getattr(args, key) for key in RECIPE_FLAGS if getattr(args, key, None) is not None}
+    with library_errors(RecipeError):
         for item in args.set:
             overrides.update([parse_override(item)])
         recipe = load_recipe(args.config, overrides)
-    except RecipeError as error:
-        raise CommandError(str(error)) from None
     if args.wrong_label is not None and recipe.wrong_label is None:  # "", " ", null, none, ~ read as no label
         raise CommandError(f"--wrong-label {args.wrong_label!r} gives no label, so the run would train on the true "
                            "one; pass the wrong answer to train against (e.g. --wrong-label 7) or leave the flag out")
@@ -334,8 +304,6 @@ def recipe_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.out:
-        raise CommandError("--out DIR is required (metrics.jsonl, history.json, eval.jsonl, checkpoints go there)")
     recipe = recipe_from_args(args)
     lock_output_dir(args.out)  # one run per folder; before run_training, which can write early (--resume)
     out = run_training(recipe, args.out, resume=args.resume)

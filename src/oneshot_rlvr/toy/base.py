@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..cliutil import CommandError, check_output_dir, check_output_path, write_atomically
+from ..cliutil import CommandError, check_output_dir, check_output_path, seed_int, write_atomically
 
 SHIPPED = Path(__file__).resolve().parent / "bases"
 RECORD = "base.json"
@@ -156,7 +156,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                              "of a toy model folder on the held-out sets", description=HELP)
     gates.add_argument("model", metavar="MODEL_DIR", help="a toy base or a train checkpoint (checkpoints/step-N)")
     gates.add_argument("--out", help="write the table as JSON here (default: print it)")
-    gates.add_argument("--seed", type=int, default=0, help="the sampling seed (default 0)")
+    gates.add_argument("--seed", type=seed_int, default=0, help="the sampling seed (default 0)")
 
 
 def _print_table(table: dict) -> None:
