@@ -16,6 +16,8 @@ from oneshot_rlvr.settings import Limits, check_settings, help_text, markdown_ta
     (Limits(low=0, high=1, fix="fix"), 1.0, None),
     (Limits(low=0, high=1, fix="fix"), 1.5, "k is 1.5; fix"),
     (Limits(low=0, high=1, high_open=True, fix="fix"), 1.0, "k is 1.0; fix"),
+    (Limits(low=0, high=4, high_open=True, high_fix="set it below 4"), 4, "k is 4; set it below 4"),
+    (Limits(low=0, high=4, high_open=True, high_fix="set it below 4"), -1, "k is -1; set it to 0 or more"),
     (Limits(choices=("a", "b")), "b", None),
     (Limits(choices=("a", "b")), "c", "k has unknown value 'c'; use one of a, b"),
     (Limits(nonempty=True), " ", "k is empty; give a value"),
@@ -69,6 +71,15 @@ def test_help_and_table_come_from_the_metadata():
         "| `name` | `null` | verl | not empty | a name |",
     ]
     assert markdown_table(Example, ["mode"]).count("\n") == 3
+
+
+def test_help_text_doubles_percent_signs_for_argparse_only():
+    @dataclasses.dataclass
+    class Rate:
+        share: float = setting(0.5, "50% of rows", "here")
+
+    assert help_text(Rate, "share").startswith("50%% of rows")
+    assert help_text(Rate, "share", escape=False).startswith("50% of rows")
 
 
 def test_a_source_outside_the_list_is_refused():

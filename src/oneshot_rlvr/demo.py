@@ -285,7 +285,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     parser.add_argument("--world", default=DEFAULT_WORLD, choices=list(WORLDS),
                         help=f"the toy world (default {DEFAULT_WORLD}; no-skill: the world without a latent skill)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="the first run seed, and the gates' and random example's")
+    parser.add_argument("--seed", type=seed_int, default=0,
+                        help="the first run seed, and the gates' and random example's")
     parser.add_argument("--seeds", type=positive_int, default=3, help="seeds per experiment (default 3)")
     parser.add_argument("--steps", type=positive_int, help=f"steps of every run (default {TOY_RECIPE['steps']})")
     parser.add_argument("--quick", action="store_true",

@@ -28,8 +28,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import metrics
-from .cliutil import (CommandError, check_output_dir, json_line, library_errors, lock_output_dir, positive_int, seed_int,
-                      write_atomically)
+from .cliutil import (CommandError, check_output_dir, json_line, library_errors, lock_output_dir, positive_int,
+                      seed_int, write_atomically)
 from .data.benchmarks import PAPER_SIX, BenchmarkError, Problem, load_benchmark
 from .data.prompts import get_template, render_prompt, uses_chat_template
 from .evaljournal import JOURNAL, Journal, chunk_problems, read_journal

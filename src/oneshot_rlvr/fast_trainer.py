@@ -82,7 +82,8 @@ class FasterTrainer:
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
         if (self._fast_rollouts != "hf" or self.use_vllm
-                or getattr(self, "use_transformers_continuous_batching", False) or images or multimodal_fields or unsupported_settings(self.args) or self._sharded_forward()):
+                or getattr(self, "use_transformers_continuous_batching", False) or images or multimodal_fields
+                or unsupported_settings(self.args) or self._sharded_forward()):
             return super()._generate_single_turn(prompt_ids, images, multimodal_fields, num_generations,
                                                  *args, **kwargs)
         import torch

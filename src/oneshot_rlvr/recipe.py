@@ -133,8 +133,7 @@ class TrainRecipe:
     eval_template: str = setting("qwen25-math-cot", "held-out prompt (Qwen2.5-Math evaluation)", "paper",
                                  choices=tuple(TEMPLATES))
     seed: int = setting(0, "seeds TRL, rollouts, rewards and held-out sampling", "here", low=0, high=SEED_LIMIT,
-                        high_open=True, fix="set it to 0 or more and below 2**32 (numpy's seed range, which TRL "
-                                            "seeds)")
+                        high_open=True, high_fix="set it below 2**32 (numpy's seed range, which TRL seeds)")
     # --- engine ---
     use_vllm: bool = setting(False, "generate rollouts with vLLM (GPU only)", "TRL")
     rollout_backend: str = setting("hf", "hf: fast_trainer rollouts (rows leave at EOS, prompt run once); trl: "

@@ -22,8 +22,9 @@ SOURCES = {  # where a default comes from
 
 @dataclass(frozen=True)
 class Limits:
-    """What a field accepts. ``fix`` says how to repair a value out of range (default: "set it to LOW or more");
-    ``zero`` what 0 means, added to the default fix ("0 = off")."""
+    """What a field accepts. ``fix`` says how to repair a value out of range (default: "set it to LOW or more"),
+    ``high_fix`` a value above ``high`` when that needs other words; ``zero`` what 0 means, added to the default
+    fix ("0 = off")."""
 
     choices: tuple | None = None
     low: float | None = None
@@ -32,6 +33,7 @@ class Limits:
     high_open: bool = False  # high itself is refused
     nonempty: bool = False  # a string must hold more than spaces
     fix: str | None = None
+    high_fix: str | None = None
     zero: str | None = None
 
     def problem(self, key: str, value: Any) -> str | None:
@@ -44,6 +46,8 @@ class Limits:
             return f"{key} is empty; give a value"
         too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
         too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if too_high and self.high_fix:
+            return f"{key} is {value}; {self.high_fix}"
         if too_low or too_high:
             zero = f" (0 = {self.zero})" if self.zero else ""
             return f"{key} is {value}; {self.fix or f'set it to {self.low} or more{zero}'}"
@@ -65,7 +69,10 @@ class Limits:
 
 
 def _number(value: float) -> str:
-    return "2**32" if value == 2**32 else f"{value:g}"
+    """``1e-06``, ``0.5``; a large power of two as ``2**32``."""
+    if isinstance(value, int) and value >= 2**16 and value & (value - 1) == 0:
+        return f"2**{value.bit_length() - 1}"
+    return f"{value:g}"
 
 
 def setting(default: Any = dataclasses.MISSING, help: str = "", source: str = "here", *,  # noqa: A002
@@ -95,15 +102,17 @@ def default_of(cls: type, name: str) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
-def help_text(cls: type, name: str, *, default: bool = True) -> str:
-    """``--help`` text of field ``name``: its help, limits, source and (``default``) default."""
+def help_text(cls: type, name: str, *, default: bool = True, escape: bool = True) -> str:
+    """``--help`` text of field ``name``: its help, limits, source and (``default``) default; ``escape``: % doubled,
+    as argparse's ``help=`` needs (not its epilog)."""
     meta = metadata(cls, name)
     limits = meta["limits"].text() if not meta["limits"].nonempty else ""
     kind = "one of" if meta["limits"].choices is not None else "limits"
     parts = [meta["help"], limits and f"{kind}: {limits}", f"source: {meta['source']}"]
     if default:
         parts.append(f"default: {_shown(default_of(cls, name))}")
-    return "; ".join(part for part in parts if part).replace("%", "%%")  # argparse formats help with %
+    text = "; ".join(part for part in parts if part)
+    return text.replace("%", "%%") if escape else text
 
 
 def _shown(value: Any) -> str:

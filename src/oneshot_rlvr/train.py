@@ -286,7 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = "recipe keys (for --config files and --set; docs/recipe.md):\n" + "\n".join(
-        f"  {f.name}: {help_text(TrainRecipe, f.name)}" for f in dataclasses.fields(TrainRecipe))
+        f"  {f.name}: {help_text(TrainRecipe, f.name, escape=False)}" for f in dataclasses.fields(TrainRecipe))
 
 
 def recipe_from_args(args: argparse.Namespace):
