@@ -494,7 +494,9 @@ def test_cpu_2proc_accelerate_config_starts_two_gloo_processes(tmp_path, trl):
         n = int(os.environ["WORLD_SIZE"])
         cfg = to_grpo_config(recipe, {str(tmp_path)!r}, num_processes=n, device="cpu")
         import torch.distributed as dist
-        print("RESULT", n, cfg.world_size, cfg.gradient_accumulation_steps, dist.get_backend(), flush=True)
+        result = f"RESULT {{n}} {{cfg.world_size}} {{cfg.gradient_accumulation_steps}} {{dist.get_backend()}}"
+        with open(os.path.join({str(tmp_path)!r}, "result-" + os.environ["RANK"]), "w") as out:
+            out.write(result)  # a file per process: two processes printing to one pipe can interleave
         """, "probe.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with socket.socket() as probe:  # a free port: another job may hold accelerate's default 29500
@@ -504,7 +506,8 @@ def test_cpu_2proc_accelerate_config_starts_two_gloo_processes(tmp_path, trl):
                            str(RECIPES / "accelerate" / "cpu-2proc.yaml"), "--main_process_port", str(port),
                            str(script)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
-    results = [line for line in done.stdout.splitlines() if line.startswith("RESULT")]
+    results = [(tmp_path / f"result-{rank}").read_text() if (tmp_path / f"result-{rank}").is_file() else None
+               for rank in (0, 1)]
     assert results == ["RESULT 2 2 1 gloo"] * 2, done.stdout[-2000:] + done.stderr[-2000:]
 
 

@@ -67,7 +67,7 @@ def test_qwen25_refuses_an_empty_gold():
         qwen25.grade("\\boxed{1}", " ")
 
 
-# The two graders disagree, each on purpose (README "Which grader"): (gold, response, project, qwen25-math).
+# The two graders disagree, each on purpose (docs/grader.md "Which grader"): (gold, response, project, qwen25-math).
 DISAGREEMENTS = [
     ("7550415", "\\boxed{7550416}", False, True),  # integers exact here
     ("0.5", "\\boxed{50}", False, True),  # a bare 50 is not 0.5 here

@@ -8,7 +8,7 @@ Stages, each the project's real code on the toy world's model and problems: base
 full-set run) → select (variance ranking → π1) → runs (1-shot, format-only, random reward on π1 per seed; the
 extras once) → report (each claim decided over the seeds). ``--suite spurious`` runs π1 under each reward of
 the suite instead (``demo_suite``). The plan and each claim's rule go to ``demo.json`` before any run; the
-budget only decides whether to start. Details: docs/toy-world.md.
+budget only decides whether to start. Details: docs/demo.md.
 
 Departures from the paper, for a 2-core CPU: a 1.6M-parameter model; 2 prompt copies × 8 rollouts per step
 instead of 128 × 8; 80 steps instead of 2000; learning rate 4e-5 instead of 1e-6 (``TOY_RECIPE``); held-out

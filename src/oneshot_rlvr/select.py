@@ -92,7 +92,7 @@ def _exact_scores(history: dict[str, list[float]], method: str) -> dict[str, tup
 
 
 def rank_examples(history: dict[str, list[float]], method: str, seed: int = 0) -> list[tuple[str, float]]:
-    """Every example of ``history`` as (id, score), best first (see the module docstring for the scores)."""
+    """Every example of ``history`` as (id, score), best first (the scores: docs/selection.md)."""
     if method not in METHODS:
         raise HistoryError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     _check_history(history)

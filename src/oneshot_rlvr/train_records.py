@@ -171,7 +171,7 @@ def whole_model(trainer, model) -> tuple:
 
 def plain_copy(module, state_dict: dict, device):
     """An unsharded model of ``module``'s class built from a gathered ``state_dict`` (in its dtype), on
-    ``device``: process 0 generates with it while the others wait (see the module docstring)."""
+    ``device``: process 0 generates with it while the others wait (why: docs/training.md)."""
     import torch
     from torch.distributed.fsdp import FSDPModule
     from transformers import PreTrainedModel

@@ -191,7 +191,7 @@ def _drop_label(text: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=65536)
 def normalize_answer(answer: str) -> Normalized:
-    """Canonical form of an answer string (see the module docstring for every rule)."""
+    """Canonical form of an answer string (every rule: docs/grader.md)."""
     text = str(answer).replace("\x00", "").strip()
     text = text.replace("\n", " ").strip().rstrip(".").strip()
     text = text.rstrip("\\ \t")  # a stray `42\` (or a trailing `\\` line break) is no part of the answer

@@ -102,7 +102,7 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def summarize(records: Sequence[ProblemRecord]) -> dict:
-    """One gate row (the table in the module docstring) over ``records``; rates in 0..1, None when undefined."""
+    """One gate row (the table in docs/toy-world.md) over ``records``; rates in 0..1, None when undefined."""
     from ..metrics import mean_pass_at_k
 
     k = min(len(r.sampled) for r in records)
