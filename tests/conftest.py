@@ -52,3 +52,22 @@ def one_problem_benchmarks(tmp_path) -> Path:
     folder.mkdir(parents=True)
     folder.joinpath("test.jsonl").write_text(json.dumps({"question": "1+1?", "answer": "#### 2"}) + "\n")
     return folder.parent
+
+
+def cut_off_the_hub(monkeypatch, tmp_path, *, offline: bool = False) -> None:
+    """The Hub offline (HF_HUB_OFFLINE) or, with ``offline`` False, at a local port that refuses connections at
+    once; the HF caches empty folders under ``tmp_path``."""
+    import socket
+
+    datasets_config = pytest.importorskip("datasets.config")
+    from huggingface_hub import constants
+
+    with socket.socket() as probe:  # a port nothing listens on: connections are refused at once
+        probe.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for module in (constants, datasets_config):
+        monkeypatch.setattr(module, "HF_HUB_OFFLINE", offline)
+    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(datasets_config, "HF_ENDPOINT", endpoint, raising=False)
+    monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))

@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from conftest import cut_off_the_hub
 from oneshot_rlvr.cli import main
 from oneshot_rlvr.data.benchmarks import PAPER_SIX
 from oneshot_rlvr.evaluate import EvalConfig, benchmark_summary, parse_benchmarks, run_eval
@@ -296,20 +297,10 @@ def test_sampling_flags_must_be_finite_and_in_range(flag, value, data_dir, tmp_p
 
 
 def test_hub_benchmarks_fail_at_once_when_the_hub_cannot_be_reached(tmp_path, monkeypatch, capfd, no_model):
-    import socket
-
     from huggingface_hub import constants
 
     datasets_config = pytest.importorskip("datasets.config")
-    with socket.socket() as probe:  # a port nothing listens on: connections are refused at once
-        probe.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    for module in (constants, datasets_config):
-        monkeypatch.setattr(module, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
-    monkeypatch.setattr(datasets_config, "HF_ENDPOINT", endpoint, raising=False)
-    monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    cut_off_the_hub(monkeypatch, tmp_path)
     assert main(["eval", "--benchmarks", "gsm8k", "--limit", "1", "--out", str(tmp_path / "out")]) == 2
     out, err = capfd.readouterr()
     lines = err.strip().splitlines()

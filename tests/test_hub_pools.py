@@ -9,7 +9,7 @@ import pytest
 
 datasets = pytest.importorskip("datasets")
 
-from conftest import SHARED_DATA  # noqa: E402
+from conftest import SHARED_DATA, cut_off_the_hub  # noqa: E402
 from oneshot_rlvr.data.pools import PAPER_POOL, PoolError, load_pool  # noqa: E402
 
 VERL_ROWS = [
@@ -123,23 +123,10 @@ def test_the_paper_pools_read_through_datasets_as_from_their_files(name, hub_as_
 def no_hub(request, tmp_path, monkeypatch):
     """The Hub offline (HF_HUB_OFFLINE) or not answering (a local port that refuses connections), and empty
     HF caches; loading a model fails the test."""
-    import socket
-
-    import datasets.config as datasets_config
-    from huggingface_hub import constants
-
     import oneshot_rlvr.models as models
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
     offline = request.param == "offline"
-    for module in (constants, datasets_config):
-        monkeypatch.setattr(module, "HF_HUB_OFFLINE", offline)
-    monkeypatch.setattr(constants, "ENDPOINT", endpoint)
-    monkeypatch.setattr(datasets_config, "HF_ENDPOINT", endpoint, raising=False)
-    monkeypatch.setattr(datasets_config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    cut_off_the_hub(monkeypatch, tmp_path, offline=offline)
     monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
     return offline
 
