@@ -16,7 +16,7 @@ from .data.prompts import TEMPLATES
 from .generation import SamplingParams
 from .grading.graders import DEFAULT_GRADER, GRADERS
 from .seeds import SEED_LIMIT
-from .settings import check_settings, setting
+from .settings import SettingError, check_settings, setting
 
 PAPER_SAMPLED = ("aime24", "aime25", "amc23")  # avg@8 at temperature 0.6 in the paper
 PAPER_MAX_TOKENS = 3072
@@ -24,12 +24,8 @@ BACKENDS = ("hf", "vllm")
 EVAL_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
-class EvalConfigError(ValueError):
-    """A setting outside its limits: one line naming the field."""
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key
+class EvalConfigError(SettingError):
+    """An evaluation setting outside its limits (a ValueError): one line naming the field."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from .fast_trainer import ROLLOUT_BACKENDS
 from .grading import MODES
 from .rewards import REWARD_KINDS
 from .seeds import SEED_LIMIT
-from .settings import check_settings, setting
+from .settings import SettingError, check_settings, setting
 
 ALGORITHMS = ("grpo", "ppo")  # ppo: oneshot_rlvr.ppo.PPOTrainer (a critic and GAE on the same engine)
 LOSS_TYPES = {  # recipe loss_aggregation (verl loss_agg_mode) -> TRL loss_type
@@ -39,12 +39,8 @@ VLLM_MODES = ("colocate", "server")
 PROBABILITY = dict(low=0, high=1, fix="set a probability from 0 to 1")
 
 
-class RecipeError(ValueError):
-    """A bad recipe: one line saying what, where and how to fix; ``key`` names the field when there is one."""
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(" ".join(str(message).split()))  # always one line
-        self.key = key
+class RecipeError(SettingError):
+    """A bad recipe (a ValueError): one line saying what, where (key, file, line) and how to fix."""
 
 
 @dataclass(frozen=True)

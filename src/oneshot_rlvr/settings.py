@@ -20,6 +20,14 @@ SOURCES = {  # where a default comes from
 }
 
 
+class SettingError(ValueError):
+    """A bad setting: one line saying what, where and how to fix; ``key`` names the field when there is one."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(" ".join(str(message).split()))  # always one line
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Limits:
     """What a field accepts. ``fix`` says how to repair a value out of range (default: "set it to LOW or more"),
